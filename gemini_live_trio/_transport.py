@@ -1,0 +1,267 @@
+"""The only module that imports a WebSocket library (trio-websocket).
+
+Client side: :func:`open_websocket` owns the TCP/TLS stream and wraps it with trio-websocket's
+public ``wrap_client_stream``. Owning the stream fixes two trio-websocket 0.12 lifecycle bugs
+(stack-notes.md §2): a ``connect_timeout`` that does not fire when the server never answers the
+upgrade, and a socket left open (ResourceWarning) after a server-initiated close.
+
+Sizes, chosen for Live audio:
+
+* ``max_message_size`` 16 MiB: server frames are far smaller (a 40 ms audio frame is ~13 KB of
+  JSON), but a large tool call or grounding block must never kill the session with 1009.
+* ``message_queue_size`` 64: trio-websocket's own buffer between its socket reader and ours.
+  Our reader never blocks on the application (see ``_session.py``), so this only absorbs
+  scheduling jitter; pings are answered by trio-websocket's reader while it has room.
+* ``receive_buffer_size`` None (read what is there): measured 125 -> 83 µs per audio frame.
+
+Server side (used by the emulator): :func:`serve_websocket` and :class:`ServerConnection`.
+"""
+
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import trio
+import trio_websocket as tw
+
+from ._exceptions import ConnectError, ConnectTimeout, HandshakeRejected
+
+MAX_MESSAGE_SIZE = 16 * 2**20
+MESSAGE_QUEUE_SIZE = 64
+
+
+class TransportClosed(Exception):
+    """The WebSocket is closed; ``code`` 1006 means no close frame arrived."""
+
+    def __init__(self, code: int, reason: str | None, *, local: bool = False) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+        self.local = local
+
+
+def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed:
+    reason = exc.reason
+    code = reason.code if reason is not None else 1006
+    return TransportClosed(code, reason.reason if reason is not None else None, local=local)
+
+
+class WebSocket:
+    """A connected WebSocket: send and receive whole messages, close, ping."""
+
+    __slots__ = ("_ws", "_closed_locally")
+
+    def __init__(self, ws: tw.WebSocketConnection) -> None:
+        self._ws = ws
+        self._closed_locally = False
+
+    async def send(self, data: str | bytes) -> None:
+        try:
+            await self._ws.send_message(data)
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc, local=self._closed_locally) from None
+
+    async def receive(self) -> str | bytes:
+        try:
+            return await self._ws.get_message()
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc, local=self._closed_locally) from None
+
+    async def ping(self) -> None:
+        """Send a ping and wait for its pong."""
+        try:
+            await self._ws.ping()
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc, local=self._closed_locally) from None
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        self._closed_locally = True
+        await self._ws.aclose(code, reason)
+
+    @property
+    def close_code(self) -> int | None:
+        closed = self._ws.closed
+        return closed.code if closed is not None else None
+
+
+def _leaf(group: BaseExceptionGroup[Any]) -> BaseException | None:
+    """The only exception of a (nested) group, or ``None`` if there are several."""
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return leaves[0] if len(leaves) == 1 else None
+
+
+@asynccontextmanager
+async def open_websocket(
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    safe_url: str,
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float = 10.0,
+    close_timeout: float = 2.0,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    message_queue_size: int = MESSAGE_QUEUE_SIZE,
+) -> AsyncIterator[WebSocket]:
+    """Connect (DNS + TCP + TLS + upgrade within ``connect_timeout``) and yield a WebSocket.
+
+    Leaving the block closes with 1000 (bounded by ``close_timeout``, shielded from outside
+    cancellation) and always frees the socket. ``safe_url`` (credentials redacted) is the only
+    form of the URL that reaches an error message.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if secure and ssl_context is None:
+        ssl_context = ssl.create_default_context()
+    deadline = trio.current_time() + connect_timeout
+    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
+    try:
+        with trio.fail_at(deadline):
+            if secure:
+                assert ssl_context is not None
+                stream = await trio.open_ssl_over_tcp_stream(
+                    host, port, ssl_context=ssl_context, https_compatible=True
+                )
+                await stream.do_handshake()
+            else:
+                stream = await trio.open_tcp_stream(host, port)
+    except trio.TooSlowError:
+        raise ConnectTimeout(
+            f"connecting to {safe_url} took longer than {connect_timeout:g} s"
+        ) from None
+    except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
+        raise ConnectError(f"could not connect to {safe_url}: {exc}") from None
+
+    wire_headers = [(k.encode(), v.encode()) for k, v in headers]
+    try:
+        async with trio.open_nursery() as nursery:
+            ws: tw.WebSocketConnection | None = None
+            with trio.move_on_at(deadline):
+                ws = await tw.wrap_client_stream(
+                    nursery,
+                    stream,
+                    host if parts.port is None else f"{host}:{port}",
+                    resource,
+                    extra_headers=wire_headers,
+                    message_queue_size=message_queue_size,
+                    max_message_size=max_message_size,
+                    receive_buffer_size=None,
+                )
+            if ws is None:
+                nursery.cancel_scope.cancel()
+                raise ConnectTimeout(
+                    f"the WebSocket upgrade at {safe_url} took longer than {connect_timeout:g} s"
+                )
+            socket = WebSocket(ws)
+            try:
+                yield socket
+            finally:
+                with trio.CancelScope(shield=True):
+                    with trio.move_on_after(close_timeout):
+                        await socket.aclose()
+                    nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        leaf = _leaf(group)
+        if isinstance(leaf, tw.ConnectionRejected):
+            raise HandshakeRejected(
+                f"{safe_url} answered the upgrade with HTTP {leaf.status_code}",
+                status_code=leaf.status_code,
+            ) from None
+        if isinstance(leaf, tw.HandshakeError | trio.BrokenResourceError | OSError):
+            raise ConnectError(f"WebSocket handshake with {safe_url} failed: {leaf!r}") from None
+        if leaf is not None:
+            raise leaf from leaf.__cause__
+        raise
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)
+
+
+# --------------------------------------------------------------------------- server side
+
+
+class ServerConnection:
+    """The emulator's side of one WebSocket: the request facts and message I/O."""
+
+    def __init__(self, request: tw.WebSocketRequest) -> None:
+        self._request = request
+        self._ws: tw.WebSocketConnection | None = None
+        self.path: str = request.path
+        self.headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers
+        }
+
+    async def accept(self) -> None:
+        self._ws = await self._request.accept()
+
+    async def reject(self, status: int, body: bytes = b"") -> None:
+        await self._request.reject(status, body=body)
+
+    @property
+    def _conn(self) -> tw.WebSocketConnection:
+        assert self._ws is not None, "accept() first"
+        return self._ws
+
+    async def send(self, data: str | bytes) -> None:
+        try:
+            await self._conn.send_message(data)
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def receive(self) -> str | bytes:
+        try:
+            return await self._conn.get_message()
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc) from None
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        await self._conn.aclose(code, reason)
+
+    async def drop(self) -> None:
+        """End the TCP connection with no close frame (the client sees 1006)."""
+        stream = self._conn._stream  # no public way to be rude on purpose
+        await trio.aclose_forcefully(stream)
+
+
+async def serve_websocket(
+    handler: Callable[[ServerConnection], Awaitable[None]],
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve WebSockets on ``host:port`` (0 picks a port); ``task_status`` gets the port."""
+
+    async def on_request(request: tw.WebSocketRequest) -> None:
+        await handler(ServerConnection(request))
+
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            lambda task_status: tw.serve_websocket(
+                on_request,
+                host,
+                port,
+                ssl_context,
+                handler_nursery=None,
+                max_message_size=MAX_MESSAGE_SIZE,
+                message_queue_size=MESSAGE_QUEUE_SIZE,
+                connect_timeout=10,
+                disconnect_timeout=5,
+                task_status=task_status,
+            )
+        )
+        task_status.started(server.port)
