@@ -45,6 +45,10 @@ class Secret:
         return hash(self._value)
 
 
+def _as_secret(value: "str | Secret") -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
 _REDACTIONS = (
     (re.compile(r"(?i)([?&](?:key|access_token|token)=)[^&#\s]+"), r"\1***"),
     (re.compile(r"(?i)(bearer\s+|token\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1***"),
@@ -118,7 +122,7 @@ def _check_transport_security(url: str, secret: Secret | None, allow_insecure: b
 class ApiKey:
     """A Gemini API key, sent in the ``x-goog-api-key`` header."""
 
-    key: Secret = attrs.field(converter=lambda k: k if isinstance(k, Secret) else Secret(k))
+    key: Secret = attrs.field(converter=_as_secret)
 
     def __repr__(self) -> str:
         return "ApiKey('***')"
@@ -152,7 +156,7 @@ class EphemeralToken:
     """An ephemeral token (``auth_tokens/...``) minted by your backend; uses the Constrained
     method on v1alpha with ``Authorization: Token ...``."""
 
-    token: Secret = attrs.field(converter=lambda k: k if isinstance(k, Secret) else Secret(k))
+    token: Secret = attrs.field(converter=_as_secret)
 
     def __repr__(self) -> str:
         return "EphemeralToken('***')"

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from ._content import Content, Modality, Part, WireObject, wire
+from ._content import Content, Modality, Part, WireObject
 
 
 class Behavior(StrEnum):
@@ -63,17 +63,17 @@ class ThinkingLevel(StrEnum):
 
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class PrebuiltVoiceConfig(WireObject):
     voice_name: str
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class VoiceConsentSignature(WireObject):
     signature: str
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ReplicatedVoiceConfig(WireObject):
     mime_type: str | None = None
     voice_sample_audio: bytes | None = attrs.field(default=None, repr=False)
@@ -81,13 +81,13 @@ class ReplicatedVoiceConfig(WireObject):
     voice_consent_signature: VoiceConsentSignature | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class VoiceConfig(WireObject):
     prebuilt_voice_config: PrebuiltVoiceConfig | None = None
     replicated_voice_config: ReplicatedVoiceConfig | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SpeechConfig(WireObject):
     """Voice and speech language. ``SpeechConfig.voice("Kore")`` is the common case."""
 
@@ -103,7 +103,7 @@ class SpeechConfig(WireObject):
         )
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ThinkingConfig(WireObject):
     """``thinking_budget`` for 2.5 models (0 off, -1 automatic), ``thinking_level`` for 3.x."""
 
@@ -112,13 +112,13 @@ class ThinkingConfig(WireObject):
     include_thoughts: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class TranslationConfig(WireObject):
     target_language_code: str | None = None
     echo_target_language: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class GenerationConfig(WireObject):
     """The ``setup.generationConfig`` object."""
 
@@ -138,7 +138,7 @@ class GenerationConfig(WireObject):
     translation_config: TranslationConfig | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class AutomaticActivityDetection(WireObject):
     """Server-side voice activity detection; ``disabled=True`` means push-to-talk."""
 
@@ -149,14 +149,14 @@ class AutomaticActivityDetection(WireObject):
     silence_duration_ms: int | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class RealtimeInputConfig(WireObject):
     automatic_activity_detection: AutomaticActivityDetection | None = None
     activity_handling: ActivityHandling | str | None = None
     turn_coverage: TurnCoverage | str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SessionResumptionConfig(WireObject):
     """``{}`` switches handle updates on; ``handle`` resumes; ``transparent`` is Vertex only."""
 
@@ -164,12 +164,12 @@ class SessionResumptionConfig(WireObject):
     transparent: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SlidingWindow(WireObject):
     target_tokens: int | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ContextWindowCompressionConfig(WireObject):
     """Drop old context once ``trigger_tokens`` is reached, down to the sliding window target."""
 
@@ -177,30 +177,30 @@ class ContextWindowCompressionConfig(WireObject):
     sliding_window: SlidingWindow | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class AudioTranscriptionConfig(WireObject):
     """``AudioTranscriptionConfig()`` (wire ``{}``) switches transcription on."""
 
     language_codes: Sequence[str] | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ProactivityConfig(WireObject):
     proactive_audio: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class HistoryConfig(WireObject):
     initial_history_in_client_content: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SafetySetting(WireObject):
     category: str
     threshold: str
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class FunctionDeclaration(WireObject):
     """A function the model may call. ``parameters`` is an OpenAPI-style schema (UPPER types);
     ``parameters_json_schema`` is plain JSON Schema."""
@@ -214,7 +214,7 @@ class FunctionDeclaration(WireObject):
     behavior: Behavior | str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Tool(WireObject):
     """One element of ``setup.tools``: function declarations or a built-in tool."""
 
@@ -243,7 +243,7 @@ class Tool(WireObject):
 GENERATION_FIELDS = tuple(a.name for a in attrs.fields(GenerationConfig))
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class LiveConfig(WireObject):
     """Everything about a session but the model, flat. ``None`` means "server default".
 

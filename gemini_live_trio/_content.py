@@ -19,17 +19,13 @@ class WireObject:
 
     def __repr__(self) -> str:
         shown = []
-        for a in attrs.fields(type(self)):  # type: ignore[misc]
+        for a in attrs.fields(type(self)):  # type: ignore[arg-type]
             value = getattr(self, a.name)
             if value is None or not a.repr:
                 continue
             text = f"<{len(value)} bytes>" if isinstance(value, bytes) else repr(value)
             shown.append(f"{a.name}={text}")
         return f"{type(self).__name__}({', '.join(shown)})"
-
-
-#: Decorator for wire classes: frozen, slotted, keyword-only, with :class:`WireObject`'s repr.
-wire = attrs.frozen(kw_only=True, repr=False)
 
 
 class Modality(StrEnum):
@@ -52,7 +48,7 @@ class FunctionResponseScheduling(StrEnum):
     SCHEDULING_UNSPECIFIED = "SCHEDULING_UNSPECIFIED"
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Blob(WireObject):
     """Inline media: raw bytes plus a MIME type (base64 on the wire)."""
 
@@ -60,7 +56,7 @@ class Blob(WireObject):
     data: bytes
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class FileData(WireObject):
     """A reference to media stored elsewhere."""
 
@@ -68,7 +64,7 @@ class FileData(WireObject):
     file_uri: str
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class FunctionCall(WireObject):
     """One call the model asks the client to run."""
 
@@ -95,7 +91,7 @@ class FunctionCall(WireObject):
         )
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class FunctionResponse(WireObject):
     """The client's answer to a :class:`FunctionCall`, matched by ``id``."""
 
@@ -106,7 +102,7 @@ class FunctionResponse(WireObject):
     will_continue: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ExecutableCode(WireObject):
     """Code the model wrote and ran with the code-execution tool."""
 
@@ -114,7 +110,7 @@ class ExecutableCode(WireObject):
     code: str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class CodeExecutionResult(WireObject):
     """The outcome of an :class:`ExecutableCode` run."""
 
@@ -122,7 +118,7 @@ class CodeExecutionResult(WireObject):
     output: str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Part(WireObject):
     """One piece of a :class:`Content`; exactly one payload field is normally set."""
 
@@ -137,7 +133,7 @@ class Part(WireObject):
     thought_signature: bytes | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Content(WireObject):
     """A turn: a role (``user`` or ``model``) and its parts."""
 
@@ -155,7 +151,7 @@ class Content(WireObject):
         return cls(role="model", parts=[Part(text=text)])
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Transcription(WireObject):
     """Speech-to-text of the user's audio or the model's audio."""
 
@@ -165,7 +161,7 @@ class Transcription(WireObject):
     speaker_label: str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ModalityTokenCount(WireObject):
     """Token count for one modality."""
 

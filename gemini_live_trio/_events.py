@@ -30,7 +30,6 @@ from ._config import (
 )
 from ._content import (
     WireObject,
-    wire,
     Blob,
     Content,
     FunctionCall,
@@ -85,7 +84,7 @@ class ClientMessage(WireObject):
     __slots__ = ()
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class Setup(ClientMessage):
     """The first message of every connection: model and configuration."""
 
@@ -105,7 +104,7 @@ class Setup(ClientMessage):
     avatar_config: Mapping[str, Any] | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ClientContent(ClientMessage):
     """Ordered turns added to the history; ``turn_complete`` starts generation."""
 
@@ -113,17 +112,17 @@ class ClientContent(ClientMessage):
     turn_complete: bool | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ActivityStart(WireObject):
     """Marks the start of user activity (manual VAD only)."""
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ActivityEnd(WireObject):
     """Marks the end of user activity (manual VAD only)."""
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class RealtimeInput(ClientMessage):
     """Streamed input. Send exactly one field per message (the server's rule)."""
 
@@ -136,7 +135,7 @@ class RealtimeInput(ClientMessage):
     media_chunks: Sequence[Blob] | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ToolResponse(ClientMessage):
     """Answers to one or more :class:`FunctionCall`."""
 
@@ -146,7 +145,7 @@ class ToolResponse(ClientMessage):
 # --------------------------------------------------------------------------- server events
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ServerEvent(WireObject):
     """Base of everything that comes out of ``session.events``."""
 
@@ -161,7 +160,7 @@ class ServerEvent(WireObject):
         return {k: v for k, v in self.raw.items() if k not in type(self)._known}
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SetupComplete(ServerEvent):
     """The server accepted ``setup``; the session is ready."""
 
@@ -173,7 +172,7 @@ def _join(parts: list[bytes]) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ServerContent(ServerEvent):
     """Incremental model output and turn signals."""
 
@@ -219,7 +218,7 @@ class ServerContent(ServerEvent):
         return t.text if t else None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ToolCall(ServerEvent):
     """The model asks the client to run one or more functions."""
 
@@ -229,26 +228,26 @@ class ToolCall(ServerEvent):
         """Build a :class:`ToolResponse` from ``{call id or name: output}``."""
         responses = []
         for call in self.function_calls:
-            key = call.id if call.id in results else call.name
+            key = call.id if call.id is not None and call.id in results else call.name
             responses.append(call.reply(results[key]))
         return ToolResponse(function_responses=responses)
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class ToolCallCancellation(ServerEvent):
     """The server no longer wants these calls (usually the user interrupted)."""
 
     ids: Sequence[str] = ()
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class GoAway(ServerEvent):
     """The server will end this connection in ``time_left``."""
 
     time_left: timedelta | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class SessionResumptionUpdate(ServerEvent):
     """A new resumption handle; usable only when ``resumable`` is true."""
 
@@ -257,12 +256,12 @@ class SessionResumptionUpdate(ServerEvent):
     last_consumed_client_message_index: Int64 | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class VoiceActivityDetectionSignal(ServerEvent):
     vad_signal_type: VadSignalType | str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class VoiceActivity(ServerEvent):
     """Server VAD start/end, with the offset into the input audio (wire key ``type``)."""
 
@@ -270,7 +269,7 @@ class VoiceActivity(ServerEvent):
     audio_offset: timedelta | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class UsageMetadata(ServerEvent):
     """Token usage, normalised across backends.
 
@@ -292,7 +291,7 @@ class UsageMetadata(ServerEvent):
     traffic_type: str | None = None
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class UnknownServerMessage(ServerEvent):
     """A top-level key this version does not know; the session keeps going."""
 
@@ -304,7 +303,7 @@ class UnknownServerMessage(ServerEvent):
 # Not wire messages: the session itself tells the user about these.
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class MalformedFrame(ServerEvent):
     """A server frame that could not be decoded; the session keeps going."""
 
@@ -312,7 +311,7 @@ class MalformedFrame(ServerEvent):
     preview: str
 
 
-@wire
+@attrs.frozen(kw_only=True, repr=False)
 class EventsDropped(ServerEvent):
     """The application read events more slowly than audio arrived, so old audio was dropped.
 
@@ -321,3 +320,11 @@ class EventsDropped(ServerEvent):
 
     count: int
     audio_bytes: int
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class SendFailed(ServerEvent):
+    """A message put on ``session.outgoing`` could not be encoded, so it was not sent."""
+
+    message: Any
+    error: str

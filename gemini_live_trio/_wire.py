@@ -25,7 +25,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from . import _events as ev
 
 try:  # optional speed-ups (the ``fast`` extra)
-    import pybase64 as _b64  # type: ignore[import-not-found, unused-ignore]
+    import pybase64 as _b64
 
     _b64decode: Callable[[str], bytes] = _b64.b64decode
     _b64encode: Callable[[bytes], bytes] = _b64.b64encode
@@ -34,13 +34,13 @@ except ImportError:  # pragma: no cover - depends on the environment
     _b64encode = base64.b64encode
 
 try:
-    import orjson as _orjson  # type: ignore[import-not-found, unused-ignore]
+    import orjson as _orjson
 
     _json_loads: Callable[[str | bytes], Any] = _orjson.loads
 
     def dumps(obj: Any) -> str:
         """Serialise one message as compact JSON text."""
-        return _orjson.dumps(obj).decode()  # type: ignore[no-any-return]
+        return _orjson.dumps(obj).decode()
 
 except ImportError:  # pragma: no cover - depends on the environment
     _json_loads = json.loads
@@ -215,12 +215,19 @@ def _make_converter() -> Converter:
     conv.register_structure_hook_factory(_is_lenient_enum, _lenient_enum_hook)
     conv.register_structure_hook(Any, lambda v, _: v)
 
+    def overrides(cls: type) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            a.name: override(rename=wire_name(cls, a.name)) for a in _wire_fields(cls)
+        }
+        found.update({a.name: override(omit=True) for a in attrs.fields(cls) if a.name == "raw"})
+        return found
+
     def structure_factory(cls: type) -> Callable[[Any, Any], Any]:
-        overrides = {a.name: override(rename=wire_name(cls, a.name)) for a in _wire_fields(cls)}
-        overrides.update({a.name: override(omit=True) for a in attrs.fields(cls) if a.name == "raw"})
-        fn = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=False, **overrides)
+        inner: Callable[[Any, Any], Any] = make_dict_structure_fn(
+            cls, conv, _cattrs_forbid_extra_keys=False, **overrides(cls)
+        )
+        fn = inner
         if cls is ev.UsageMetadata:
-            inner = fn
 
             def fn(data: Any, tp: Any) -> Any:
                 if isinstance(data, Mapping) and any(k in data for k in _VERTEX_USAGE):
@@ -235,9 +242,7 @@ def _make_converter() -> Converter:
         return checked
 
     def unstructure_factory(cls: type) -> Callable[[Any], Any]:
-        overrides = {a.name: override(rename=wire_name(cls, a.name)) for a in _wire_fields(cls)}
-        overrides.update({a.name: override(omit=True) for a in attrs.fields(cls) if a.name == "raw"})
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides)
+        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **overrides(cls))
 
     conv.register_structure_hook_factory(attrs.has, structure_factory)
     conv.register_unstructure_hook_factory(attrs.has, unstructure_factory)
@@ -382,7 +387,7 @@ def decode_client_frame(data: str | bytes) -> ev.ClientMessage:
         )
     body = _normalise(cls, value, camel)
     try:
-        return typing.cast(ev.ClientMessage, converter.structure(body, cls))
+        return converter.structure(body, cls)
     except WireError as exc:
         raise WireError(f"Invalid value at '{camel}': {exc}") from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
