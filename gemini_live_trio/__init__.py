@@ -72,6 +72,7 @@ from ._events import (
     SetupComplete,
     ToolCall,
     ToolCallCancellation,
+    ToolCallFinished,
     ToolResponse,
     TurnCompleteReason,
     UnknownServerMessage,
@@ -108,6 +109,7 @@ from ._session import (
     connect_live_session,
     open_live_session,
 )
+from ._tools import LiveTool, ToolResult, tool
 from ._version import __version__
 
 __all__ = [
@@ -151,6 +153,7 @@ __all__ = [
     "LiveConfig",
     "LiveProtocol",
     "LiveSession",
+    "LiveTool",
     "MalformedFrame",
     "MediaResolution",
     "Modality",
@@ -190,7 +193,9 @@ __all__ = [
     "Tool",
     "ToolCall",
     "ToolCallCancellation",
+    "ToolCallFinished",
     "ToolResponse",
+    "ToolResult",
     "Transcription",
     "TranslationConfig",
     "TurnCompleteReason",
@@ -208,4 +213,5 @@ __all__ = [
     "connect_live_session",
     "model_info",
     "open_live_session",
+    "tool",
 ]

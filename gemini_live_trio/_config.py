@@ -61,8 +61,6 @@ class ThinkingLevel(StrEnum):
     HIGH = "HIGH"
 
 
-
-
 @attrs.frozen(kw_only=True, repr=False)
 class PrebuiltVoiceConfig(WireObject):
     voice_name: str

@@ -29,18 +29,17 @@ from ._config import (
     VoiceConsentSignature,
 )
 from ._content import (
-    WireObject,
     Blob,
     Content,
     FunctionCall,
     FunctionResponse,
     ModalityTokenCount,
     Transcription,
+    WireObject,
 )
 
 #: An int64 field: a JSON string on the wire, an ``int`` in Python.
 Int64 = NewType("Int64", int)
-
 
 
 class TurnCompleteReason(StrEnum):
@@ -328,3 +327,18 @@ class SendFailed(ServerEvent):
 
     message: Any
     error: str
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class ToolCallFinished(ServerEvent):
+    """A registered handler finished one call (the response, if any, is already queued).
+
+    ``outcome`` is ``ok``, ``error``, ``invalid_arguments``, ``unknown``, ``timeout`` or
+    ``cancelled`` (no response is sent for a cancelled call); ``duration`` is in seconds.
+    """
+
+    id: str | None
+    name: str
+    outcome: str
+    detail: str | None = None
+    duration: float

@@ -61,7 +61,9 @@ REGISTRY: dict[str, ModelInfo] = {
         ModelInfo(name="gemini-live-2.5-flash-preview", response_modalities=_BOTH, legacy=True),
         ModelInfo(name="gemini-2.0-flash-live-001", response_modalities=_BOTH, legacy=True),
         ModelInfo(name="gemini-live-2.5-flash", response_modalities=_BOTH, legacy=True),
-        ModelInfo(name="gemini-2.0-flash-live-preview-04-09", response_modalities=_BOTH, legacy=True),
+        ModelInfo(
+            name="gemini-2.0-flash-live-preview-04-09", response_modalities=_BOTH, legacy=True
+        ),
         ModelInfo(name="gemini-2.0-flash-exp", response_modalities=_BOTH, legacy=True),
     )
 }

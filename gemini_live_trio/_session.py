@@ -47,6 +47,7 @@ from ._exceptions import (
 )
 from ._models import TextInput, text_input_for
 from ._protocol import LiveProtocol, State
+from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
 from ._transport import TransportClosed, WebSocket, open_websocket
 
 logger = logging.getLogger("gemini_live_trio")
@@ -80,6 +81,8 @@ class SessionOptions:
     max_pending_events: int = 10_000
     #: Allow a credential over plain ws:// to a non-loopback host.
     allow_insecure: bool = False
+    #: Tool handlers running at once; later calls wait for a slot.
+    max_concurrent_tools: int = DEFAULT_MAX_CONCURRENT_TOOLS
 
 
 def _audio_only(event: ev.ServerEvent) -> int:
@@ -120,6 +123,7 @@ class LiveSession:
         options: SessionOptions,
         ssl_context: Any = None,
         vertex: bool = False,
+        handlers: Any = None,
     ) -> None:
         self.model = model
         self.config = config
@@ -145,6 +149,17 @@ class LiveSession:
         self._finished = trio.Event()
         self._cancel_scope = trio.CancelScope()
         self._closing = False
+        self._tools_scope = trio.CancelScope()
+        self._tools: ToolDispatcher | None = None
+        if handlers:
+            declared = {d.name for t in setup.tools or () for d in t.function_declarations or ()}
+            self._tools = ToolDispatcher(
+                handlers,
+                declared=declared,
+                send=self.send,
+                report=self._deliver,
+                max_concurrent=options.max_concurrent_tools,
+            )
         self.session_id: str | None = None
 
     def __repr__(self) -> str:
@@ -303,7 +318,10 @@ class LiveSession:
             with self._cancel_scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._pump)
+                    if self._tools is not None:
+                        nursery.start_soon(self._run_tools)
                     await self._connection(task_status=task_status)
+                    self._tools_scope.cancel()  # no connection left to answer on
                     self._reader_done = True
                     self._overflow_ready.set()
                     if self._closing:
@@ -313,6 +331,11 @@ class LiveSession:
             self._events_send.close()
             self._outgoing_recv.close()
             self._finished.set()
+
+    async def _run_tools(self) -> None:
+        assert self._tools is not None
+        with self._tools_scope:
+            await self._tools.run()
 
     async def _connection(self, *, task_status: trio.TaskStatus[None]) -> None:
         endpoint = self._endpoint
@@ -367,6 +390,8 @@ class LiveSession:
             events = [ev.MalformedFrame(error=message, preview=getattr(exc, "preview", ""))]
         for event in events:
             self._deliver(event)
+            if self._tools is not None and type(event) in (ev.ToolCall, ev.ToolCallCancellation):
+                self._tools.submit(event)
 
     async def _reader(self, socket: WebSocket) -> None:
         while True:
@@ -472,13 +497,12 @@ def _collapse(group: BaseExceptionGroup[Any]) -> BaseException:
     return error
 
 
-def _build_setup(model_path: str, config: LiveConfig, tools: Sequence[Tool] | None) -> ev.Setup:
-    all_tools = [*(config.tools or ()), *(tools or ())]
+def _build_setup(model_path: str, config: LiveConfig, tools: Sequence[Tool]) -> ev.Setup:
     return ev.Setup(
         model=model_path,
         generation_config=config.generation_config(),
         system_instruction=config.system_content(),
-        tools=all_tools or None,
+        tools=list(tools) or None,
         realtime_input_config=config.realtime_input_config,
         session_resumption=config.session_resumption,
         context_window_compression=config.context_window_compression,
@@ -517,7 +541,7 @@ async def connect_live_session(
     auth: Auth | None = None,
     api_version: str = "v1beta",
     base_url: str | None = None,
-    tools: Sequence[Tool] | None = None,
+    tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,
     options: SessionOptions | None = None,
 ) -> LiveSession:
@@ -536,16 +560,18 @@ async def connect_live_session(
             "(or run against the emulator: gemini_live_trio.testing)"
         )
     _check_config(model, config, api_version=api_version, vertex=False)
+    setup_tools, handlers = collect_tools([*(config.tools or ()), *(tools or ())])
     endpoint = await auth.endpoint(
         model, api_version=api_version, base_url=base_url, allow_insecure=options.allow_insecure
     )
     session = LiveSession(
         model=model,
-        setup=_build_setup(endpoint.model, config, tools),
+        setup=_build_setup(endpoint.model, config, setup_tools),
         endpoint=endpoint,
         config=config,
         options=options,
         ssl_context=ssl_context,
+        handlers=handlers,
     )
     try:
         await nursery.start(session._run)
@@ -564,7 +590,7 @@ async def open_live_session(
     auth: Auth | None = None,
     api_version: str = "v1beta",
     base_url: str | None = None,
-    tools: Sequence[Tool] | None = None,
+    tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,
     options: SessionOptions | None = None,
 ) -> AsyncIterator[LiveSession]:
@@ -578,7 +604,9 @@ async def open_live_session(
                 ...
 
     The API key comes from ``api_key``, else ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``.
-    ``base_url`` (``ws://`` or ``wss://``) points at the emulator or a proxy. Raises one
+    ``base_url`` (``ws://`` or ``wss://``) points at the emulator or a proxy. ``tools`` takes
+    plain functions (sync, async or async generators), :func:`tool`-decorated functions,
+    :class:`FunctionDeclaration` (answered by you) and built-in :class:`Tool` s. Raises one
     library error (see the exception tree) or your own error, never an exception group.
     """
     session: LiveSession | None = None
@@ -606,4 +634,3 @@ async def open_live_session(
     if session is not None and session.error is not None:
         error = session.error
         raise error
-

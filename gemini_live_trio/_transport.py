@@ -51,7 +51,7 @@ def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed
 class WebSocket:
     """A connected WebSocket: send and receive whole messages, close, ping."""
 
-    __slots__ = ("_ws", "_closed_locally")
+    __slots__ = ("_closed_locally", "_ws")
 
     def __init__(self, ws: tw.WebSocketConnection) -> None:
         self._ws = ws

@@ -348,9 +348,7 @@ def _schema(cls: type) -> dict[str, tuple[str, type | None, bool]]:
 
 def _normalise(cls: type, data: Any, path: str) -> dict[str, Any]:
     if not isinstance(data, Mapping):
-        raise WireError(
-            f"Invalid value at '{path}' ({type(data).__name__}), expected an object."
-        )
+        raise WireError(f"Invalid value at '{path}' ({type(data).__name__}), expected an object.")
     schema = _schema(cls)
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -382,9 +380,7 @@ def decode_client_frame(data: str | bytes) -> ev.ClientMessage:
     camel = to_camel(key)
     cls = CLIENT_KEYS.get(camel)
     if cls is None:
-        raise WireError(
-            f"Invalid JSON payload received. Unknown name \"{key}\": Cannot find field."
-        )
+        raise WireError(f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
     body = _normalise(cls, value, camel)
     try:
         return converter.structure(body, cls)
