@@ -1,9 +1,9 @@
 """Content building blocks shared by client and server messages.
 
 Parts, blobs, function calls and responses, transcriptions and per-modality token counts.
-Every class is a
-frozen, slotted, keyword-only attrs class with snake_case attributes; wire (camelCase) names live
-only in ``_wire.py``. Optional wire fields default to ``None`` and are omitted on the wire.
+Every class is a frozen, slotted, keyword-only attrs class with snake_case attributes; wire
+(camelCase) names live only in ``_wire.py``. Optional wire fields default to ``None`` and are
+omitted on the wire.
 """
 
 from collections.abc import Mapping, Sequence
