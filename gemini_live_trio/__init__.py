@@ -11,6 +11,7 @@ Everything public is re-exported here; the ``_x`` modules are private.
 """
 
 from ._auth import ApiKey, EphemeralToken, Secret
+from ._backoff import ReconnectPolicy, backoff
 from ._config import (
     ActivityHandling,
     AudioTranscriptionConfig,
@@ -64,6 +65,8 @@ from ._events import (
     InteractionStatus,
     MalformedFrame,
     RealtimeInput,
+    Reconnected,
+    Reconnecting,
     SendFailed,
     ServerContent,
     ServerEvent,
@@ -167,6 +170,9 @@ __all__ = [
     "QuotaExceeded",
     "RealtimeInput",
     "RealtimeInputConfig",
+    "ReconnectPolicy",
+    "Reconnected",
+    "Reconnecting",
     "ReplicatedVoiceConfig",
     "RetryAdvice",
     "Role",
@@ -210,6 +216,7 @@ __all__ = [
     "VoiceConfig",
     "VoiceConsentSignature",
     "__version__",
+    "backoff",
     "connect_live_session",
     "model_info",
     "open_live_session",

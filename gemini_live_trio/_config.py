@@ -1,8 +1,9 @@
 """Session configuration: :class:`LiveConfig` and the nested config classes of a ``setup``.
 
 :class:`LiveConfig` is flat, like the official SDK's ``LiveConnectConfig``: generation knobs and
-session knobs side by side. :meth:`LiveConfig.to_setup` puts each field where the wire wants it
-(generation knobs inside ``generationConfig``, session knobs at the top of ``setup``).
+session knobs side by side. The session puts each field where the wire wants it (generation
+knobs inside ``generationConfig`` via :meth:`LiveConfig.generation_config`, session knobs at the
+top of ``setup``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -293,7 +294,7 @@ class LiveConfig(WireObject):
         """``system_instruction`` as a :class:`Content` (a string becomes one user text part)."""
         if self.system_instruction is None or isinstance(self.system_instruction, Content):
             return self.system_instruction
-        return Content(role="user", parts=[Part(text=self.system_instruction)])
+        return Content(role="user", parts=(Part(text=self.system_instruction),))
 
     def manual_activity(self) -> bool:
         """True when automatic activity detection is disabled (push-to-talk)."""

@@ -144,12 +144,12 @@ class Content(WireObject):
     @classmethod
     def user(cls, text: str) -> "Content":
         """A user turn holding one text part."""
-        return cls(role="user", parts=[Part(text=text)])
+        return cls(role="user", parts=(Part(text=text),))
 
     @classmethod
     def model(cls, text: str) -> "Content":
         """A model turn holding one text part (for seeding history)."""
-        return cls(role="model", parts=[Part(text=text)])
+        return cls(role="model", parts=(Part(text=text),))
 
 
 @attrs.frozen(kw_only=True, repr=False)

@@ -229,7 +229,7 @@ class ToolCall(ServerEvent):
         for call in self.function_calls:
             key = call.id if call.id is not None and call.id in results else call.name
             responses.append(call.reply(results[key]))
-        return ToolResponse(function_responses=responses)
+        return ToolResponse(function_responses=tuple(responses))
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -342,3 +342,30 @@ class ToolCallFinished(ServerEvent):
     outcome: str
     detail: str | None = None
     duration: float
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Reconnecting(ServerEvent):
+    """The session is about to open a new connection (``planned``: after ``goAway``)."""
+
+    attempt: int
+    delay: float
+    reason: str
+    planned: bool
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class Reconnected(ServerEvent):
+    """The conversation continues on a new connection.
+
+    ``resumed``: the server restored the conversation from a handle; ``gap``: seconds since
+    the old connection was lost (or the handover began); ``replayed``: client messages sent
+    again on the new connection; ``lost``: messages that could not safely be replayed.
+    """
+
+    resumed: bool
+    gap: float
+    attempts: int
+    replayed: int
+    lost: int
+    planned: bool

@@ -98,12 +98,17 @@ class LiveProtocol:
         """Server role: several events in one frame (e.g. ``serverContent`` + ``usageMetadata``)."""
         if self.role is not Role.SERVER:
             raise UsageError("only the server role sends several keys in one frame")
+        if self.state is State.CLOSED:
+            raise UsageError("the connection is closed")
         body: dict[str, Any] = {}
         for event in events:
             if isinstance(event, ev.SetupComplete):
                 self.state = State.OPEN
                 self.session_id = event.session_id
-            body.update(encode_server_event(event, vertex=self.vertex))
+            encoded = encode_server_event(event, vertex=self.vertex)
+            if body.keys() & encoded.keys():
+                raise UsageError(f"two {type(event).__name__} events cannot share one frame")
+            body.update(encoded)
         return dumps(body).encode()
 
     def receive(self, data: str | bytes) -> list[Any]:

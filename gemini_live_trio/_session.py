@@ -1,33 +1,27 @@
-"""A Live session: one conversation, its tasks and its channels.
+"""A Live session: one logical conversation over one or more connections.
 
-Tasks (all in the session's nursery, none outlives it):
+Tasks (all in the session's nursery; none outlives it):
 
-* the **connection task** opens the WebSocket, sends ``setup``, waits for ``setupComplete``,
-  then runs the **reader** (always drains the socket, decodes frames into events) and the
-  **writer** (encodes ``session.outgoing`` messages onto the socket);
-* the **pump** moves events the application has not read yet from the overflow queue into
-  ``session.events`` (see "Slow consumers");
-* the **tool dispatcher** (``_tools.py``) runs registered handlers.
+* the **supervisor** runs connections one after another (``_connection.py``): the first one
+  before ``open_live_session`` returns, later ones on ``goAway`` (a planned handover, opened
+  while the old connection still works) or after a reconnectable close (with backoff);
+* the **writer** sends ``session.outgoing`` messages on whichever connection is active,
+  recording each in the replay buffer (``_replay.py``) so a new connection gets what the old
+  one may not have consumed, before any new traffic;
+* the **pump** feeds ``session.events`` without ever blocking a reader (``_delivery.py``);
+* the **tool dispatcher** runs registered handlers (``_tools.py``).
 
-Slow consumers. ``session.events`` is a memory channel with ``event_buffer`` slots (default
-512, about 20 s of 40 ms audio frames). The reader never waits for the application: when the
-channel is full, events go to an overflow queue, in order. If the audio waiting there exceeds
-``max_buffered_audio`` seconds (default 60), the oldest audio-only ``ServerContent`` events are
-dropped (stale audio is useless for real-time playback) and an :class:`EventsDropped` event
-says how many. Nothing else is ever dropped; if more than ``max_pending_events`` (10,000)
-non-audio events pile up, the session fails with :class:`SlowConsumer`.
-
-Ending. When the connection ends the events channel is closed after the last event, so
-``async for event in session.events`` stops; the reason is raised from the ``async with``
-(and from any later ``send_*``). Leaving the ``async with`` sends what is already queued on
-``session.outgoing`` (up to ``close_timeout``), closes with 1000, and cancels every task,
-also when cancelled from outside.
+``session.events``, ``session.outgoing`` and the ``send_*`` helpers stay the same objects for
+the whole conversation. When the session ends on its own, the events channel closes after the
+last event (``async for`` stops) and the reason is raised from the ``async with`` (and from
+any later ``send_*``). Leaving the ``async with`` sends what is already queued (up to
+``close_timeout``), closes with 1000, and cancels every task, also when cancelled from outside.
 """
 
-import collections
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import attrs
@@ -35,20 +29,16 @@ import trio
 
 from . import _events as ev
 from ._auth import ApiKey, Endpoint, EphemeralToken
-from ._config import LiveConfig, Tool
+from ._backoff import ReconnectPolicy
+from ._config import LiveConfig, SessionResumptionConfig, Tool
+from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
-from ._exceptions import (
-    ConfigError,
-    GeminiLiveError,
-    InternalError,
-    SetupTimeout,
-    UsageError,
-    error_for_close,
-)
+from ._delivery import EventDelivery
+from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
 from ._models import TextInput, text_input_for
-from ._protocol import LiveProtocol, State
+from ._replay import ReplayBuffer
 from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
-from ._transport import TransportClosed, WebSocket, open_websocket
+from ._transport import TransportClosed
 
 logger = logging.getLogger("gemini_live_trio")
 
@@ -83,27 +73,8 @@ class SessionOptions:
     allow_insecure: bool = False
     #: Tool handlers running at once; later calls wait for a slot.
     max_concurrent_tools: int = DEFAULT_MAX_CONCURRENT_TOOLS
-
-
-def _audio_only(event: ev.ServerEvent) -> int:
-    """Bytes of audio in an audio-only ServerContent event (0 if it carries anything else)."""
-    if type(event) is not ev.ServerContent or event.model_turn is None:
-        return 0
-    if (
-        event.turn_complete
-        or event.generation_complete
-        or event.interrupted
-        or event.input_transcription
-        or event.output_transcription
-        or event.turn_complete_reason
-    ):
-        return 0
-    size = 0
-    for part in event.model_turn.parts or ():
-        if part.inline_data is None or part.text is not None or part.function_call is not None:
-            return 0
-        size += len(part.inline_data.data)
-    return size
+    #: Reconnects, goAway handover, replay and keepalive.
+    reconnect: ReconnectPolicy = attrs.field(factory=ReconnectPolicy)
 
 
 class LiveSession:
@@ -117,39 +88,53 @@ class LiveSession:
         self,
         *,
         model: str,
+        auth: Auth,
+        api_version: str,
+        base_url: str | None,
         setup: ev.Setup,
-        endpoint: Endpoint,
         config: LiveConfig,
         options: SessionOptions,
         ssl_context: Any = None,
         vertex: bool = False,
         handlers: Any = None,
+        resume_handle: str | None = None,
     ) -> None:
         self.model = model
         self.config = config
         self.options = options
+        self._policy = options.reconnect
+        self._auth = auth
+        self._api_version = api_version
+        self._base_url = base_url
         self._setup = setup
-        self._endpoint = endpoint
+        self._endpoint: Endpoint | None = None
         self._ssl_context = ssl_context
         self._vertex = vertex
-        self._protocol = LiveProtocol()
         self._text_input = text_input_for(model)
-        self._events_send, self.events = trio.open_memory_channel[ev.ServerEvent](
-            options.event_buffer
+        events_send, self.events = trio.open_memory_channel[ev.ServerEvent](options.event_buffer)
+        self._delivery = EventDelivery(
+            events_send,
+            max_buffered_audio=options.max_buffered_audio,
+            max_pending_events=options.max_pending_events,
         )
         self.outgoing, self._outgoing_recv = trio.open_memory_channel[ev.ClientMessage](
             options.outgoing_buffer
         )
-        self._overflow: collections.deque[ev.ServerEvent] = collections.deque()
-        self._overflow_audio = 0
-        self._dropped = (0, 0)
-        self._overflow_ready = trio.Event()
-        self._reader_done = False
+        self._handle = resume_handle
+        self._replay = ReplayBuffer(replay_audio_seconds=self._policy.replay_audio_seconds)
+        self._active: Connection | None = None
+        self._active_changed = trio.Event()
+        self._send_lock = trio.Lock()
+        self._flushed = trio.Event()
+        self._closing = trio.Event()
+        self._connections = 0
+        self._reconnects = 0
+        self._turn_open = False
+        self._handle_fresh = resume_handle is not None
+        self._quiet_changed = trio.Event()
         self._error: BaseException | None = None
         self._finished = trio.Event()
         self._cancel_scope = trio.CancelScope()
-        self._closing = False
-        self._tools_scope = trio.CancelScope()
         self._tools: ToolDispatcher | None = None
         if handlers:
             declared = {d.name for t in setup.tools or () for d in t.function_declarations or ()}
@@ -163,15 +148,19 @@ class LiveSession:
         self.session_id: str | None = None
 
     def __repr__(self) -> str:
-        state = "closed" if self._finished.is_set() else self._protocol.state.value
-        return f"<LiveSession model={self.model!r} {state} url={self._endpoint.safe_url!r}>"
+        state = "closed" if self._finished.is_set() else "open"
+        url = self._endpoint.safe_url if self._endpoint else "-"
+        return (
+            f"<LiveSession model={self.model!r} {state} connections={self._connections} "
+            f"url={url!r}>"
+        )
 
     # ------------------------------------------------------------------ public state
 
     @property
     def resumption_handle(self) -> str | None:
-        """The newest resumable handle the server sent (``None`` until one arrives)."""
-        return self._protocol.resumption_handle
+        """The newest resumable handle (``None`` until the server sends one)."""
+        return self._handle
 
     @property
     def closed(self) -> bool:
@@ -181,6 +170,11 @@ class LiveSession:
     def error(self) -> BaseException | None:
         """Why the session ended, if it ended on its own."""
         return self._error
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the session moved to a new connection."""
+        return self._reconnects
 
     # ------------------------------------------------------------------ sending
 
@@ -303,173 +297,304 @@ class LiveSession:
     # ------------------------------------------------------------------ lifecycle
 
     async def aclose(self) -> None:
-        """Flush queued messages, close with 1000 and stop every task. Idempotent."""
-        if not self._closing:
-            self._closing = True
-            self.outgoing.close()
-            with trio.move_on_after(self.options.close_timeout):
-                await self._finished.wait()
+        """Send what is queued, close with 1000 and stop every task. Idempotent."""
+        try:
+            if not self._closing.is_set():
+                self.outgoing.close()
+                with trio.move_on_after(self.options.close_timeout):
+                    await self._flushed.wait()
+                self._closing.set()
+                with trio.move_on_after(self.options.close_timeout):
+                    await self._finished.wait()
+        finally:
+            self._closing.set()
             self._cancel_scope.cancel()
         await self._finished.wait()
 
     async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
-        """The session's main task: connection, reader, writer, pump."""
+        """The session's main task."""
         try:
             with self._cancel_scope:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pump)
-                    if self._tools is not None:
-                        nursery.start_soon(self._run_tools)
-                    await self._connection(task_status=task_status)
-                    self._tools_scope.cancel()  # no connection left to answer on
-                    self._reader_done = True
-                    self._overflow_ready.set()
-                    if self._closing:
+                    nursery.start_soon(self._delivery.pump)
+                    async with trio.open_nursery() as connections:
+                        connections.start_soon(self._writer)
+                        if self._tools is not None:
+                            connections.start_soon(self._tools.run)
+                        await self._supervise(connections, task_status)
+                        connections.cancel_scope.cancel()
+                    self._outgoing_recv.close()  # sends fail from now on, with the reason
+                    self._delivery.finish()  # the pump delivers what is queued, then closes
+                    if self._closing.is_set():
                         nursery.cancel_scope.cancel()
         finally:
-            self._protocol.closed()
-            self._events_send.close()
             self._outgoing_recv.close()
+            self._flushed.set()
             self._finished.set()
 
-    async def _run_tools(self) -> None:
-        assert self._tools is not None
-        with self._tools_scope:
-            await self._tools.run()
+    async def _supervise(self, nursery: trio.Nursery, task_status: trio.TaskStatus[None]) -> None:
+        """Run connections until the session is over."""
+        connection = await self._connect(nursery)  # the first one: no retry, errors propagate
+        self._activate(connection)
+        task_status.started()
+        while True:
+            why = await self._watch(connection)
+            if why == "closing":
+                await connection.retire(self.options.close_timeout)
+                return
+            if why == "handover":
+                new = await self._reconnect(nursery, connection, None)
+                if new is not None:
+                    nursery.start_soon(connection.retire, self.options.close_timeout)
+                    connection = new
+                continue
+            error = connection.error
+            if error is None or self._closing.is_set():
+                return
+            if not self._policy.should_retry(error):
+                self._error = error
+                return
+            new = await self._reconnect(nursery, connection, error)
+            if new is None:
+                return
+            connection = new
 
-    async def _connection(self, *, task_status: trio.TaskStatus[None]) -> None:
-        endpoint = self._endpoint
-        during_setup = True
+    async def _watch(self, connection: Connection) -> str:
+        """Wait until the connection ended, the user is closing, or a handover is due."""
+        outcome = "ended"
+        async with trio.open_nursery() as nursery:
+
+            async def wait(event: trio.Event, value: str) -> None:
+                nonlocal outcome
+                await event.wait()
+                outcome = value
+                nursery.cancel_scope.cancel()
+
+            async def handover() -> None:
+                nonlocal outcome
+                await self._handover_due(connection)
+                outcome = "handover"
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(wait, connection.ended, "ended")
+            nursery.start_soon(wait, self._closing, "closing")
+            if self._policy.handover and not connection.handover_failed:
+                nursery.start_soon(handover)
+        return outcome
+
+    def _quiet(self) -> bool:
+        """No turn in progress, no tool running, and the newest handle covers every turn."""
+        tools_idle = self._tools is None or not self._tools.running
+        return not self._turn_open and self._handle_fresh and tools_idle
+
+    def _poke_quiet(self) -> None:
+        self._quiet_changed.set()
+        self._quiet_changed = trio.Event()
+
+    async def _handover_due(self, connection: Connection) -> None:
+        """Returns when this connection should be replaced after its ``goAway``."""
+        await connection.go_away_received.wait()
+        deadline = connection.go_away_deadline
+        assert deadline is not None
+        if self._handle is None:
+            await trio.sleep_forever()  # nothing to resume from: ride it out, reconnect after
+        now = trio.current_time()
+        with trio.move_on_at(now + max(0.0, deadline - now) * self._policy.handover_at):
+            while not self._quiet():
+                await self._quiet_changed.wait()
+
+    async def _connect(self, nursery: trio.Nursery) -> Connection:
+        """Open one more connection (resuming from the newest handle, if any)."""
+        self._connections += 1
+        self._endpoint = endpoint = await self._auth.endpoint(
+            self.model,
+            api_version=self._api_version,
+            base_url=self._base_url,
+            allow_insecure=self.options.allow_insecure,
+        )
+        setup = self._setup
+        if self._handle is not None:
+            resumption = setup.session_resumption or SessionResumptionConfig()
+            setup = attrs.evolve(
+                setup, session_resumption=attrs.evolve(resumption, handle=self._handle)
+            )
+        policy = self._policy
+        keepalive = (
+            (policy.keepalive_interval, policy.keepalive_timeout)
+            if policy.keepalive_interval
+            else None
+        )
+        start = partial(
+            run_connection,
+            number=self._connections,
+            endpoint=endpoint,
+            setup=setup,
+            on_frame=self._on_frame,
+            ssl_context=self._ssl_context,
+            connect_timeout=self.options.connect_timeout,
+            setup_timeout=self.options.setup_timeout,
+            close_timeout=self.options.close_timeout,
+            keepalive=keepalive,
+        )
         try:
-            async with open_websocket(
-                endpoint.url,
-                endpoint.headers,
-                safe_url=endpoint.safe_url,
-                ssl_context=self._ssl_context,
-                connect_timeout=self.options.connect_timeout,
-                close_timeout=self.options.close_timeout,
-            ) as socket:
-                await socket.send(self._protocol.send(self._setup))
-                with trio.move_on_after(self.options.setup_timeout) as scope:
-                    while self._protocol.state is not State.OPEN:
-                        self._handle_frame(await socket.receive())
-                if scope.cancelled_caught:
-                    raise SetupTimeout(
-                        f"no setupComplete from {endpoint.safe_url} within "
-                        f"{self.options.setup_timeout:g} s"
-                    )
-                during_setup = False
-                self.session_id = self._protocol.session_id
-                logger.debug("session %s ready at %s", self.session_id, endpoint.safe_url)
-                task_status.started()
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._writer, socket)
-                    try:
-                        await self._reader(socket)
-                    except TransportClosed as exc:
-                        self._connection_closed(exc)
-                    nursery.cancel_scope.cancel()
-        except TransportClosed as exc:
-            # Closed during setup: the reason is the error of open_live_session itself.
-            raise error_for_close(exc.code, exc.reason, during_setup=during_setup) from None
+            connection: Connection = await nursery.start(start)
+        except BaseExceptionGroup as group:
+            leaf = _collapse(group)
+            raise leaf from leaf.__cause__
+        self.session_id = connection.protocol.session_id or self.session_id
+        return connection
 
-    def _connection_closed(self, exc: TransportClosed) -> None:
-        if exc.local and self._closing:
-            return
-        error = error_for_close(exc.code, exc.reason)
-        logger.info("session %s ended: %s", self.session_id, error)
-        if self._error is None:
-            self._error = error
+    async def _reconnect(
+        self, nursery: trio.Nursery, old: Connection, error: GeminiLiveError | None
+    ) -> Connection | None:
+        """Replace ``old``: planned (``error`` is None, ``old`` still works) or after a drop."""
+        planned = error is None
+        lost_at = trio.current_time()
+        delays = self._policy.delays(error)
+        last: BaseException | None = error
+        limit = self._policy.max_reconnects
+        for attempt in range(1, self._policy.max_attempts + 1):
+            if self._closing.is_set() or (limit is not None and self._reconnects >= limit):
+                break
+            delay = next(delays)
+            reason = "goAway" if error is None else str(error)
+            self._deliver(
+                ev.Reconnecting(attempt=attempt, delay=delay, reason=reason, planned=planned)
+            )
+            await trio.sleep(delay)
+            resumed = self._handle is not None
+            try:
+                new = await self._connect(nursery)
+            except GeminiLiveError as exc:
+                logger.info("reconnect attempt %d failed: %s", attempt, exc)
+                last = exc
+                if not self._policy.should_retry(exc):
+                    break
+                continue
+            if self._tools is not None:
+                self._tools.cancel_running("the connection was replaced")
+            replayed, lost = await self._switch(new)
+            self._reconnects += 1
+            self._deliver(
+                ev.Reconnected(
+                    resumed=resumed,
+                    gap=trio.current_time() - lost_at,
+                    attempts=attempt,
+                    replayed=replayed,
+                    lost=lost,
+                    planned=planned,
+                )
+            )
+            return new
+        if planned:
+            old.handover_failed = True  # keep using it; reconnect when it ends
+            return None
+        if not self._closing.is_set():
+            self._error = last
+        return None
 
-    def _handle_frame(self, data: str | bytes) -> None:
+    async def _switch(self, new: Connection) -> tuple[int, int]:
+        """Replay what the new connection lacks, then make it the one the writer uses."""
+        async with self._send_lock:
+            plan = self._replay.plan()
+            replayed = 0
+            for message in plan.messages:
+                frame = new.protocol.send(message)
+                self._replay.record(new.number, new.protocol.client_messages, message)
+                try:
+                    await new.socket.send(frame)
+                except TransportClosed:
+                    break  # recorded: the next connection gets it
+                replayed += 1
+            self._activate(new)
+        return replayed, plan.lost
+
+    def _activate(self, connection: Connection) -> None:
+        self._active = connection
+        self._active_changed.set()
+        self._active_changed = trio.Event()
+
+    # ------------------------------------------------------------------ writing
+
+    async def _writer(self) -> None:
+        async for message in self._outgoing_recv:
+            await self._write(message)
+        self._flushed.set()
+
+    async def _write(self, message: ev.ClientMessage) -> None:
+        while True:
+            connection = self._active
+            if connection is None or connection.ended.is_set():
+                await self._active_changed.wait()
+                continue
+            async with self._send_lock:
+                if connection is not self._active or connection.ended.is_set():
+                    continue
+                try:
+                    frame = connection.protocol.send(message)
+                except (GeminiLiveError, TypeError, ValueError, KeyError) as exc:
+                    logger.warning("could not send %s: %s", type(message).__name__, exc)
+                    self._deliver(ev.SendFailed(message=message, error=str(exc)))
+                    return
+                self._replay.record(connection.number, connection.protocol.client_messages, message)
+                if not _is_realtime(message):
+                    self._handle_fresh = False
+                try:
+                    await connection.socket.send(frame)
+                except TransportClosed:
+                    pass  # recorded: replayed on the next connection
+                return
+
+    # ------------------------------------------------------------------ reading
+
+    def _on_frame(self, connection: Connection, data: str | bytes) -> None:
+        """Called by a connection's reader for every frame; never blocks."""
         try:
-            events = self._protocol.receive(data)
+            events = connection.protocol.receive(data)
         except GeminiLiveError as exc:
             message = getattr(exc, "message", str(exc))
             logger.warning("malformed frame from the server: %s", message)
             events = [ev.MalformedFrame(error=message, preview=getattr(exc, "preview", ""))]
         for event in events:
+            kind = type(event)
+            if kind is ev.ServerContent:
+                if event.model_turn is not None or event.output_transcription is not None:
+                    self._replay.model_output()
+                    self._turn_open = True
+                if event.turn_complete or event.interrupted:
+                    self._turn_open = False
+                    self._poke_quiet()
+            elif kind is ev.ToolCall:
+                self._replay.model_output()
+                self._turn_open = True
+            elif kind is ev.SessionResumptionUpdate:
+                if event.resumable and event.new_handle:
+                    self._handle = event.new_handle
+                    self._replay.covered(
+                        connection.number, event.last_consumed_client_message_index
+                    )
+                    self._handle_fresh = True
+                    self._poke_quiet()
+            elif kind is ev.GoAway:
+                connection.note_go_away(event)
             self._deliver(event)
-            if self._tools is not None and type(event) in (ev.ToolCall, ev.ToolCallCancellation):
+            if self._tools is not None and (kind is ev.ToolCall or kind is ev.ToolCallCancellation):
                 self._tools.submit(event)
-
-    async def _reader(self, socket: WebSocket) -> None:
-        while True:
-            self._handle_frame(await socket.receive())
-
-    async def _writer(self, socket: WebSocket) -> None:
-        try:
-            async for message in self._outgoing_recv:
-                try:
-                    frame = self._protocol.send(message)
-                except (GeminiLiveError, TypeError, ValueError, KeyError) as exc:
-                    logger.warning("could not send %s: %s", type(message).__name__, exc)
-                    self._deliver(ev.SendFailed(message=message, error=str(exc)))
-                    continue
-                await socket.send(frame)
-            # outgoing closed by aclose(): everything queued is on the wire; close politely.
-            await socket.aclose(1000)
-        except TransportClosed:
-            pass  # the reader sees the same close and reports it
-
-    # ------------------------------------------------------------------ delivery
 
     def _deliver(self, event: ev.ServerEvent) -> None:
         """Hand an event to the application without ever blocking the reader."""
-        if not self._overflow:
-            try:
-                self._events_send.send_nowait(event)
-                return
-            except trio.WouldBlock:
-                pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return  # nobody will read it any more
-        self._overflow.append(event)
-        self._overflow_audio += _audio_only(event)
-        self._overflow_ready.set()
-        self._enforce_overflow_limits()
-
-    def _enforce_overflow_limits(self) -> None:
-        limit = int(self.options.max_buffered_audio * 48_000)
-        count, size = self._dropped
-        while self._overflow_audio > limit:
-            for index, queued in enumerate(self._overflow):
-                audio = _audio_only(queued)
-                if audio:
-                    del self._overflow[index]
-                    self._overflow_audio -= audio
-                    count, size = count + 1, size + audio
-                    break
-            else:
-                break
-        self._dropped = (count, size)
-        if len(self._overflow) > self.options.max_pending_events and self._error is None:
+        if type(event) is ev.ToolCallFinished:
+            self._poke_quiet()
+        if not self._delivery.deliver(event) and self._error is None:
             self._error = SlowConsumer(
                 f"more than {self.options.max_pending_events} events are waiting to be read; "
-                "read session.events faster or raise max_pending_events"
+                "read session.events faster or raise SessionOptions.max_pending_events"
             )
             self._cancel_scope.cancel()
 
-    async def _pump(self) -> None:
-        while True:
-            await self._overflow_ready.wait()
-            self._overflow_ready = trio.Event()
-            while self._overflow or self._dropped[0]:
-                if self._dropped[0]:
-                    count, size = self._dropped
-                    self._dropped = (0, 0)
-                    logger.warning("slow consumer: dropped %d audio events", count)
-                    event: ev.ServerEvent = ev.EventsDropped(count=count, audio_bytes=size)
-                else:
-                    event = self._overflow.popleft()
-                    self._overflow_audio -= _audio_only(event)
-                try:
-                    await self._events_send.send(event)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._overflow.clear()
-                    return
-            if self._reader_done:
-                return
+
+def _is_realtime(message: ev.ClientMessage) -> bool:
+    return isinstance(message, ev.RealtimeInput) and message.text is None
 
 
 def _collapse(group: BaseExceptionGroup[Any]) -> BaseException:
@@ -544,6 +669,7 @@ async def connect_live_session(
     tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,
     options: SessionOptions | None = None,
+    resume_handle: str | None = None,
 ) -> LiveSession:
     """Open a session whose tasks run in ``nursery``; returns once ``setupComplete`` arrived.
 
@@ -563,15 +689,22 @@ async def connect_live_session(
     setup_tools, handlers = collect_tools([*(config.tools or ()), *(tools or ())])
     endpoint = await auth.endpoint(
         model, api_version=api_version, base_url=base_url, allow_insecure=options.allow_insecure
-    )
+    )  # checks the URL and credentials before anything else happens
+    setup = _build_setup(endpoint.model, config, setup_tools)
+    if options.reconnect.enabled and setup.session_resumption is None:
+        # reconnecting without a handle would start a new conversation: ask for handles
+        setup = attrs.evolve(setup, session_resumption=SessionResumptionConfig())
     session = LiveSession(
         model=model,
-        setup=_build_setup(endpoint.model, config, setup_tools),
-        endpoint=endpoint,
+        auth=auth,
+        api_version=api_version,
+        base_url=base_url,
+        setup=setup,
         config=config,
         options=options,
         ssl_context=ssl_context,
         handlers=handlers,
+        resume_handle=resume_handle,
     )
     try:
         await nursery.start(session._run)
@@ -593,6 +726,7 @@ async def open_live_session(
     tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,
     options: SessionOptions | None = None,
+    resume_handle: str | None = None,
 ) -> AsyncIterator[LiveSession]:
     """Open a Live session for the duration of an ``async with`` block.
 
@@ -604,7 +738,8 @@ async def open_live_session(
                 ...
 
     The API key comes from ``api_key``, else ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``.
-    ``base_url`` (``ws://`` or ``wss://``) points at the emulator or a proxy. ``tools`` takes
+    ``base_url`` (``ws://`` or ``wss://``) points at the emulator or a proxy. ``resume_handle``
+    continues an earlier conversation (every setup field but the model may change). ``tools`` takes
     plain functions (sync, async or async generators), :func:`tool`-decorated functions,
     :class:`FunctionDeclaration` (answered by you) and built-in :class:`Tool` s. Raises one
     library error (see the exception tree) or your own error, never an exception group.
@@ -623,6 +758,7 @@ async def open_live_session(
                 tools=tools,
                 ssl_context=ssl_context,
                 options=options,
+                resume_handle=resume_handle,
             )
             try:
                 yield session

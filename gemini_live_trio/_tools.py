@@ -196,7 +196,8 @@ class ToolDispatcher:
             ev.ToolCall | ev.ToolCallCancellation
         ](math.inf)
         self._running: dict[str, trio.CancelScope] = {}
-        self._cancelled: set[str] = set()
+        #: call key -> why it was cancelled
+        self._cancelled: dict[str, str] = {}
         self._anonymous = 0
 
     @property
@@ -207,6 +208,12 @@ class ToolDispatcher:
     def handles(self, call: FunctionCall) -> bool:
         """Whether this dispatcher answers ``call`` (else the application does)."""
         return call.name in self._handlers or call.name not in self._declared
+
+    def cancel_running(self, reason: str) -> None:
+        """Cancel every running call (their connection is gone); no response is sent."""
+        for key, scope in self._running.items():
+            self._cancelled[key] = reason
+            scope.cancel()
 
     def submit(self, event: ev.ToolCall | ev.ToolCallCancellation) -> None:
         """Queue a tool call or cancellation; never blocks."""
@@ -219,7 +226,7 @@ class ToolDispatcher:
                     for call_id in request.ids:
                         scope = self._running.get(call_id)
                         if scope is not None:
-                            self._cancelled.add(call_id)
+                            self._cancelled[call_id] = "toolCallCancellation"
                             scope.cancel()
                     continue
                 for call in request.function_calls:
@@ -260,8 +267,8 @@ class ToolDispatcher:
         finally:
             self._running.pop(key, None)
         if key in self._cancelled or scope.cancelled_caught:
-            self._cancelled.discard(key)
-            outcome, detail, response = "cancelled", "toolCallCancellation", None
+            outcome, response = "cancelled", None
+            detail = self._cancelled.pop(key, "cancelled")
         if response is not None:
             await self._post(call, response, scheduling, will_continue=None)
         self._report(

@@ -17,6 +17,7 @@ Sizes, chosen for Live audio:
 Server side (used by the emulator): :func:`serve_websocket` and :class:`ServerConnection`.
 """
 
+import math
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -51,11 +52,17 @@ def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed
 class WebSocket:
     """A connected WebSocket: send and receive whole messages, close, ping."""
 
-    __slots__ = ("_closed_locally", "_ws")
+    __slots__ = ("_closed_locally", "_ws", "aborted")
 
     def __init__(self, ws: tw.WebSocketConnection) -> None:
         self._ws = ws
         self._closed_locally = False
+        #: Set by :meth:`abort`: leaving ``open_websocket`` skips the close handshake.
+        self.aborted = False
+
+    def abort(self) -> None:
+        """Give up on a dead connection: no close handshake when the block is left."""
+        self.aborted = True
 
     async def send(self, data: str | bytes) -> None:
         try:
@@ -166,12 +173,17 @@ async def open_websocket(
                     f"the WebSocket upgrade at {safe_url} took longer than {connect_timeout:g} s"
                 )
             socket = WebSocket(ws)
+            # Cancelled from outside, trio-websocket's reader is cancelled too and the server's
+            # close reply can never be read: send our close frame, then wait only briefly.
             try:
                 yield socket
             finally:
+                cancelled = trio.current_effective_deadline() == -math.inf
+                wait = min(close_timeout, 0.05) if cancelled else close_timeout
                 with trio.CancelScope(shield=True):
-                    with trio.move_on_after(close_timeout):
-                        await socket.aclose()
+                    if not socket.aborted:
+                        with trio.move_on_after(wait):
+                            await socket.aclose()
                     nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         leaf = _leaf(group)

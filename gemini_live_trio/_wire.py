@@ -10,6 +10,7 @@ as the real server does. No I/O, no clock.
 
 import base64
 import binascii
+import collections.abc
 import enum
 import json
 import types
@@ -75,6 +76,12 @@ SERVER_KEYS: dict[str, type[ev.ServerEvent]] = {
     "usageMetadata": ev.UsageMetadata,
 }
 _KEY_OF: dict[type, str] = {cls: key for key, cls in (CLIENT_KEYS | SERVER_KEYS).items()}
+#: The snake_case spellings the real server also accepts (the official SDK sends them).
+_SNAKE_CLIENT_KEYS: dict[str, type[ev.ClientMessage]] = {
+    "client_content": ev.ClientContent,
+    "realtime_input": ev.RealtimeInput,
+    "tool_response": ev.ToolResponse,
+}
 
 #: Python attribute names whose wire name is not simply their camelCase.
 _RENAMES: dict[tuple[type, str], str] = {(ev.VoiceActivity, "voice_activity_type"): "type"}
@@ -169,6 +176,11 @@ def _parse_float(value: Any, _: Any = None) -> float:
     return float(value)
 
 
+def _is_sequence(tp: Any) -> bool:
+    origin: Any = typing.get_origin(tp)
+    return origin is collections.abc.Sequence
+
+
 def _is_lenient_enum(tp: Any) -> bool:
     """``SomeStrEnum | str`` (optionally ``| None``): keep unknown values as plain strings."""
     if typing.get_origin(tp) not in (Union, types.UnionType):
@@ -213,6 +225,21 @@ def _make_converter() -> Converter:
     conv.register_structure_hook(ev.Int64, _parse_int)
     conv.register_unstructure_hook(ev.Int64, str)
     conv.register_structure_hook_factory(_is_lenient_enum, _lenient_enum_hook)
+
+    def sequence_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        (item,) = typing.get_args(tp)
+        inner = conv.get_structure_hook(item) if item is not Any else None
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, list):  # a str is a Sequence too: never split it
+                raise WireError(f"expected a list, got {value!r:.40}")
+            if inner is None:
+                return tuple(value)
+            return tuple([inner(v, item) for v in value])
+
+        return structure
+
+    conv.register_structure_hook_factory(_is_sequence, sequence_hook)
     conv.register_structure_hook(Any, lambda v, _: v)
 
     def overrides(cls: type) -> dict[str, Any]:
@@ -267,7 +294,7 @@ def loads(data: str | bytes) -> Any:
     """Parse one frame's JSON (text or binary frame; pretty-printed is fine)."""
     try:
         return _json_loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WireError(f"not valid JSON: {exc}") from None
 
 
@@ -377,8 +404,8 @@ def decode_client_frame(data: str | bytes) -> ev.ClientMessage:
     if not isinstance(obj, dict) or len(obj) != 1:
         raise WireError("Invalid JSON payload: expected exactly one message field.")
     ((key, value),) = obj.items()
-    camel = to_camel(key)
-    cls = CLIENT_KEYS.get(camel)
+    cls = CLIENT_KEYS.get(key) or _SNAKE_CLIENT_KEYS.get(key)
+    camel = _KEY_OF[cls] if cls is not None else key
     if cls is None:
         raise WireError(f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.')
     body = _normalise(cls, value, camel)

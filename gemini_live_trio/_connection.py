@@ -1,0 +1,160 @@
+"""One WebSocket connection of a session: open, ``setup``, read until it ends, keep it alive.
+
+A session may go through several connections (``goAway`` handover, reconnects); each one is a
+:func:`run_connection` task in the session's nursery. The task reports through its
+:class:`Connection` object: ``ended`` is set when it is over and ``error`` says why (``None``
+when the session closed it on purpose).
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import trio
+
+from . import _events as ev
+from ._auth import Endpoint
+from ._exceptions import ConnectionLost, GeminiLiveError, SetupTimeout, error_for_close
+from ._protocol import LiveProtocol, State
+from ._transport import TransportClosed, WebSocket, open_websocket
+
+logger = logging.getLogger("gemini_live_trio")
+
+
+@attrs.define(eq=False)
+class Connection:
+    """The live parts of one connection, shared between its task and the session."""
+
+    number: int
+    socket: WebSocket
+    protocol: LiveProtocol
+    ended: trio.Event = attrs.Factory(trio.Event)
+    #: Why it ended; ``None`` while it runs or when the session retired it on purpose.
+    error: GeminiLiveError | None = None
+    #: The session is closing it on purpose (a local close is then not an error).
+    retiring: bool = False
+    #: A planned handover to a new connection failed; ride this one out.
+    handover_failed: bool = False
+    #: ``trio.current_time()`` deadline announced by ``goAway``.
+    go_away_deadline: float | None = None
+    go_away_received: trio.Event = attrs.Factory(trio.Event)
+    scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
+    close_requested: trio.Event = attrs.Factory(trio.Event)
+
+    def note_go_away(self, event: ev.GoAway) -> None:
+        left = event.time_left.total_seconds() if event.time_left is not None else 0.0
+        self.go_away_deadline = trio.current_time() + left
+        self.go_away_received.set()
+
+    async def retire(self, grace: float) -> None:
+        """Close politely with 1000 (waiting at most ``grace`` s) and wait for the task to end."""
+        self.retiring = True
+        self.close_requested.set()
+        with trio.move_on_after(grace):
+            await self.ended.wait()
+        self.scope.cancel()
+
+
+FrameHandler = Callable[[Connection, "str | bytes"], None]
+
+
+async def run_connection(
+    *,
+    number: int,
+    endpoint: Endpoint,
+    setup: ev.Setup,
+    on_frame: FrameHandler,
+    ssl_context: Any,
+    connect_timeout: float,
+    setup_timeout: float,
+    close_timeout: float,
+    keepalive: tuple[float, float] | None,
+    task_status: trio.TaskStatus[Connection],
+) -> None:
+    """Open, send ``setup``, wait for ``setupComplete``, then read until the connection ends.
+
+    Errors before ``setupComplete`` are raised (``nursery.start`` hands them to the caller);
+    afterwards they are recorded in ``Connection.error``.
+    """
+    connection: Connection | None = None
+    try:
+        async with open_websocket(
+            endpoint.url,
+            endpoint.headers,
+            safe_url=endpoint.safe_url,
+            ssl_context=ssl_context,
+            connect_timeout=connect_timeout,
+            close_timeout=close_timeout,
+        ) as socket:
+            protocol = LiveProtocol()
+            connection = Connection(number=number, socket=socket, protocol=protocol)
+            try:
+                await socket.send(protocol.send(setup))
+                with trio.move_on_after(setup_timeout) as waiting:
+                    while protocol.state is not State.OPEN:
+                        on_frame(connection, await socket.receive())
+            except TransportClosed as exc:
+                raise error_for_close(exc.code, exc.reason, during_setup=True) from None
+            if waiting.cancelled_caught:
+                raise SetupTimeout(
+                    f"no setupComplete from {endpoint.safe_url} within {setup_timeout:g} s"
+                )
+            logger.debug("connection %d ready at %s", number, endpoint.safe_url)
+            task_status.started(connection)
+            with connection.scope:
+                async with trio.open_nursery() as nursery:
+                    if keepalive is not None:
+                        nursery.start_soon(_keepalive, connection, *keepalive)
+                    nursery.start_soon(_close_when_asked, connection, nursery.cancel_scope)
+                    await _read(connection, on_frame)
+                    if not connection.retiring:
+                        nursery.cancel_scope.cancel()
+                    # else: _close_when_asked finishes the close handshake, then cancels
+    finally:
+        if connection is not None:
+            connection.protocol.closed()
+            connection.ended.set()
+
+
+async def _read(connection: Connection, on_frame: FrameHandler) -> None:
+    try:
+        while True:
+            on_frame(connection, await connection.socket.receive())
+    except TransportClosed as exc:
+        if connection.error is None and not (exc.local and connection.retiring):
+            connection.error = error_for_close(exc.code, exc.reason)
+            logger.info("connection %d ended: %s", connection.number, connection.error)
+
+
+async def _close_when_asked(connection: Connection, scope: trio.CancelScope) -> None:
+    """Close with 1000 when the session retires this connection.
+
+    The close runs here, not in the reader, so the reader can stop at the first sign of the
+    close while trio-websocket's own reader stays alive to receive the server's close reply.
+    """
+    await connection.close_requested.wait()
+    try:
+        await connection.socket.aclose(1000)
+    except TransportClosed:
+        pass
+    scope.cancel()
+
+
+async def _keepalive(connection: Connection, interval: float, patience: float) -> None:
+    """Ping every ``interval``; no pong within ``patience`` s ends the connection as 1006."""
+    while True:
+        await trio.sleep(interval)
+        with trio.move_on_after(patience) as waiting:
+            try:
+                await connection.socket.ping()
+            except TransportClosed:
+                return  # the reader reports the close
+        if waiting.cancelled_caught:
+            connection.error = ConnectionLost(
+                1006, f"keepalive: no pong within {patience:g} s, the connection is dead"
+            )
+            logger.info("connection %d: %s", connection.number, connection.error)
+            connection.socket.abort()
+            connection.scope.cancel()
+            return

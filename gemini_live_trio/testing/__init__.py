@@ -1,0 +1,38 @@
+"""A local emulator of the Gemini Live API, for tests and offline development.
+
+It speaks the real wire protocol over real WebSockets: same paths, credentials, close codes
+and reason texts, camelCase binary frames. A deterministic model answers text and audio turns
+(a 440 Hz tone stands in for speech); scripts and custom behaviours inject anything else::
+
+    emulator = await nursery.start(serve_emulator)
+    # connect a client to emulator.base_url with emulator.api_key
+
+    behaviour = script(Expect(ClientContent), Reply(), Close(1011, "Internal error occurred."))
+    emulator = await nursery.start(partial(serve_emulator, behaviour=behaviour))
+
+Run one from a shell with ``python -m gemini_live_trio.testing --port 8765``.
+"""
+
+from ._audio import tone_pcm
+from ._connection import ClientGone, EmulatorConnection
+from ._model import default_model
+from ._script import Behaviour, Close, Drop, Expect, Reply, Send, Sleep, Step, script
+from ._server import Emulator, serve_emulator
+
+__all__ = [
+    "serve_emulator",
+    "Emulator",
+    "EmulatorConnection",
+    "ClientGone",
+    "Behaviour",
+    "default_model",
+    "script",
+    "Step",
+    "Expect",
+    "Send",
+    "Reply",
+    "Sleep",
+    "Close",
+    "Drop",
+    "tone_pcm",
+]

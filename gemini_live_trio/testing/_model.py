@@ -1,0 +1,87 @@
+"""The default behaviour: a deterministic scripted model that answers every user turn.
+
+Text turns (``clientContent`` with ``turnComplete``, or ``realtimeInput.text``) are answered at
+once; streamed audio is collected until ``audioStreamEnd`` (server VAD) or ``activityEnd``
+(manual VAD) and answered as ``"You said: <N ms of audio>"``. See :mod:`._reply` for the words.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from .._content import Content
+from .._events import ClientContent, ClientMessage, RealtimeInput
+from ._audio import INPUT_RATE, rate_of
+from ._connection import ClientGone, EmulatorConnection
+from ._reply import answer_for, text_tokens
+
+
+def user_text(turns: Iterable[Content]) -> str | None:
+    """The joined text parts of the last user turn, or ``None`` without a user turn."""
+    last = None
+    for turn in turns:
+        if turn.role in (None, "user"):
+            last = turn
+    if last is None:
+        return None
+    return "".join(p.text for p in last.parts or () if p.text is not None and not p.thought)
+
+
+def last_text(messages: Sequence[ClientMessage]) -> str | None:
+    """The newest user text among ``messages`` (a text turn or ``realtimeInput.text``)."""
+    for message in reversed(messages):
+        if isinstance(message, RealtimeInput) and message.text is not None:
+            return message.text
+        if isinstance(message, ClientContent) and message.turns:
+            text = user_text(message.turns)
+            if text is not None:
+                return text
+    return None
+
+
+async def default_model(conn: EmulatorConnection) -> None:
+    """Answer the client until it goes away (the behaviour :func:`serve_emulator` uses)."""
+    try:
+        await _converse(conn)
+    except ClientGone:
+        return
+
+
+async def _converse(conn: EmulatorConnection) -> None:
+    history = conn.setup.history_config
+    seeding = bool(history and history.initial_history_in_client_content)
+    turns: list[Content] = []
+    audio = bytearray()
+    rate = INPUT_RATE
+    while True:
+        message = await conn.receive()
+        if isinstance(message, ClientContent):
+            turns.extend(message.turns or ())
+            if not message.turn_complete:
+                continue
+            if seeding:  # initial history: learn from it, do not answer (§3.2 historyConfig)
+                seeding = False
+                _learn(conn, turns)
+            else:
+                await conn.reply_to_text(user_text(turns) or "")
+            turns.clear()
+        elif isinstance(message, RealtimeInput):
+            blobs = [message.audio] if message.audio is not None else message.media_chunks or ()
+            for blob in blobs:
+                if blob.mime_type.startswith("audio/"):
+                    rate = rate_of(blob.mime_type) if not audio else rate
+                    audio += blob.data
+            if message.text is not None:
+                await conn.reply_to_text(message.text)
+            elif message.activity_start is not None:
+                audio.clear()
+            elif (message.audio_stream_end or message.activity_end is not None) and audio:
+                pcm = bytes(audio)
+                audio.clear()
+                await conn.reply_to_audio(pcm, rate)
+
+
+def _learn(conn: EmulatorConnection, turns: Sequence[Content]) -> None:
+    for turn in turns:
+        text = user_text([turn])
+        if text:
+            answer_for(text, conn.memory)
+            conn.context_tokens["TEXT"] = conn.context_tokens.get("TEXT", 0) + text_tokens(text)

@@ -1,0 +1,40 @@
+"""Developer sessions: ``nox`` runs tests, lint and typecheck; ``nox -s bench`` the benchmarks."""
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """The test suite against the bundled emulator (loopback only), in the current env."""
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def tests_venv(session: nox.Session) -> None:
+    """The test suite in a fresh virtualenv with the default (no ``fast``) install."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[fast,test]", "mypy>=1.10")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Per-frame costs, printed as JSON lines and a table (never asserted)."""
+    session.install("-e", ".[fast]")
+    session.run("python", "bench/bench_decode.py", *session.posargs)
