@@ -86,6 +86,8 @@ class Endpoint:
     #: The ``setup.model`` value.
     model: str
     secret: Secret | None = attrs.field(default=None, repr=False)
+    #: Vertex AI: usage arrives as ``candidates*``, tool responses may lack ids.
+    vertex: bool = False
 
     @property
     def safe_url(self) -> str:

@@ -30,6 +30,7 @@ import trio
 from . import _events as ev
 from ._auth import ApiKey, Endpoint, EphemeralToken
 from ._backoff import ReconnectPolicy
+from ._checks import check_config
 from ._config import LiveConfig, SessionResumptionConfig, Tool
 from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
@@ -641,22 +642,6 @@ def _build_setup(model_path: str, config: LiveConfig, tools: Sequence[Tool]) -> 
     )
 
 
-def _check_config(model: str, config: LiveConfig, *, api_version: str, vertex: bool) -> None:
-    """Problems the server would answer with an opaque close, caught before connecting."""
-    modalities = config.response_modalities
-    if modalities is not None and len(modalities) != 1:
-        raise ConfigError(
-            f"a Live session has exactly one response modality, got {list(modalities)}; "
-            "use AUDIO with output_audio_transcription for text UX"
-        )
-    if api_version not in ("v1alpha", "v1beta"):
-        raise ConfigError(f"api_version must be 'v1alpha' or 'v1beta', got {api_version!r}")
-    if config.session_resumption and config.session_resumption.transparent and not vertex:
-        raise ConfigError("session_resumption.transparent is Vertex AI only")
-    if config.explicit_vad_signal and not vertex:
-        raise ConfigError("explicit_vad_signal is Vertex AI only")
-
-
 async def connect_live_session(
     nursery: trio.Nursery,
     model: str,
@@ -685,11 +670,11 @@ async def connect_live_session(
             "no credentials: pass api_key=..., auth=..., or set GEMINI_API_KEY "
             "(or run against the emulator: gemini_live_trio.testing)"
         )
-    _check_config(model, config, api_version=api_version, vertex=False)
     setup_tools, handlers = collect_tools([*(config.tools or ()), *(tools or ())])
     endpoint = await auth.endpoint(
         model, api_version=api_version, base_url=base_url, allow_insecure=options.allow_insecure
     )  # checks the URL and credentials before anything else happens
+    check_config(model, config, api_version=api_version, vertex=endpoint.vertex)
     setup = _build_setup(endpoint.model, config, setup_tools)
     if options.reconnect.enabled and setup.session_resumption is None:
         # reconnecting without a handle would start a new conversation: ask for handles
@@ -703,6 +688,7 @@ async def connect_live_session(
         config=config,
         options=options,
         ssl_context=ssl_context,
+        vertex=endpoint.vertex,
         handlers=handlers,
         resume_handle=resume_handle,
     )

@@ -45,7 +45,7 @@ class TransportClosed(Exception):
 
 def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed:
     reason = exc.reason
-    code = reason.code if reason is not None else 1006
+    code = int(reason.code) if reason is not None else 1006
     return TransportClosed(code, reason.reason if reason is not None else None, local=local)
 
 
@@ -217,10 +217,16 @@ class ServerConnection:
         }
 
     async def accept(self) -> None:
-        self._ws = await self._request.accept()
+        try:
+            self._ws = await self._request.accept()
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc) from None
 
     async def reject(self, status: int, body: bytes = b"") -> None:
-        await self._request.reject(status, body=body)
+        try:
+            await self._request.reject(status, body=body)
+        except tw.ConnectionClosed as exc:
+            raise _closed(exc) from None
 
     @property
     def _conn(self) -> tw.WebSocketConnection:
