@@ -35,6 +35,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Per-frame costs, printed as JSON lines and a table (never asserted)."""
-    session.install("-e", ".[fast]")
-    session.run("python", "bench/bench_decode.py", *session.posargs)
+    """Client CPU per frame, round trips and 1,000 sessions against a local server, beside
+    google-genai and a raw floor client (JSON lines and a table; never asserted)."""
+    session.install("-e", ".[fast]", "google-genai", "websockets")
+    session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """The official google-genai SDK against our emulator over TLS (never a runtime dep)."""
+    session.install("-e", ".[test]", "google-genai")
+    session.run("python", "-m", "pytest", "-q", "-m", "interop", "tests/interop", *session.posargs)
