@@ -103,8 +103,10 @@ from ._exceptions import (
     SetupTimeout,
     UsageError,
 )
+from ._metrics import SessionStats, TurnMetrics, Usage
 from ._models import DEFAULT_MODEL, REGISTRY, ModelInfo, TextInput, model_info
 from ._protocol import LiveProtocol, Role, State
+from ._recording import Recording, read_recording
 from ._session import (
     LiveSession,
     SessionOptions,
@@ -169,6 +171,7 @@ __all__ = [
     "ProtocolError",
     "QuotaExceeded",
     "RealtimeInput",
+    "Recording",
     "RealtimeInputConfig",
     "ReconnectPolicy",
     "Reconnected",
@@ -185,6 +188,7 @@ __all__ = [
     "SessionOptions",
     "SessionResumptionConfig",
     "SessionResumptionUpdate",
+    "SessionStats",
     "Setup",
     "SetupComplete",
     "SetupTimeout",
@@ -206,7 +210,9 @@ __all__ = [
     "TranslationConfig",
     "TurnCompleteReason",
     "TurnCoverage",
+    "TurnMetrics",
     "UnknownServerMessage",
+    "Usage",
     "UsageError",
     "UsageMetadata",
     "VadSignalType",
@@ -220,5 +226,6 @@ __all__ = [
     "connect_live_session",
     "model_info",
     "open_live_session",
+    "read_recording",
     "tool",
 ]

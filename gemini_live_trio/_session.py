@@ -36,10 +36,14 @@ from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
 from ._delivery import EventDelivery
 from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
+from ._metrics import MetricsRecorder, SessionStats
 from ._models import TextInput, text_input_for
+from ._protocol import preview
+from ._recording import Recording
 from ._replay import ReplayBuffer
 from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
 from ._transport import TransportClosed
+from ._wire import dumps, encode_client_message
 
 logger = logging.getLogger("gemini_live_trio")
 
@@ -99,8 +103,10 @@ class LiveSession:
         vertex: bool = False,
         handlers: Any = None,
         resume_handle: str | None = None,
+        recording: Recording | None = None,
     ) -> None:
         self.model = model
+        self._recording = recording
         self.config = config
         self.options = options
         self._policy = options.reconnect
@@ -136,6 +142,7 @@ class LiveSession:
         self._error: BaseException | None = None
         self._finished = trio.Event()
         self._cancel_scope = trio.CancelScope()
+        self._metrics = MetricsRecorder()
         self._tools: ToolDispatcher | None = None
         if handlers:
             declared = {d.name for t in setup.tools or () for d in t.function_declarations or ()}
@@ -176,6 +183,11 @@ class LiveSession:
     def reconnects(self) -> int:
         """How many times the session moved to a new connection."""
         return self._reconnects
+
+    @property
+    def stats(self) -> SessionStats:
+        """Latencies, tool round trips, reconnect gaps and token usage so far."""
+        return self._metrics.stats
 
     # ------------------------------------------------------------------ sending
 
@@ -330,6 +342,8 @@ class LiveSession:
                         nursery.cancel_scope.cancel()
         finally:
             self._outgoing_recv.close()
+            if self._recording is not None:
+                self._recording.close()
             self._flushed.set()
             self._finished.set()
 
@@ -419,6 +433,8 @@ class LiveSession:
             setup = attrs.evolve(
                 setup, session_resumption=attrs.evolve(resumption, handle=self._handle)
             )
+        if self._recording is not None:
+            self._recording.write("client", self._connections, dumps(encode_client_message(setup)))
         policy = self._policy
         keepalive = (
             (policy.keepalive_interval, policy.keepalive_timeout)
@@ -443,6 +459,7 @@ class LiveSession:
             leaf = _collapse(group)
             raise leaf from leaf.__cause__
         self.session_id = connection.protocol.session_id or self.session_id
+        self._metrics.connected()
         return connection
 
     async def _reconnect(
@@ -476,16 +493,16 @@ class LiveSession:
                 self._tools.cancel_running("the connection was replaced")
             replayed, lost = await self._switch(new)
             self._reconnects += 1
-            self._deliver(
-                ev.Reconnected(
-                    resumed=resumed,
-                    gap=trio.current_time() - lost_at,
-                    attempts=attempt,
-                    replayed=replayed,
-                    lost=lost,
-                    planned=planned,
-                )
+            done = ev.Reconnected(
+                resumed=resumed,
+                gap=trio.current_time() - lost_at,
+                attempts=attempt,
+                replayed=replayed,
+                lost=lost,
+                planned=planned,
             )
+            self._metrics.reconnected(done)
+            self._deliver(done)
             return new
         if planned:
             old.handover_failed = True  # keep using it; reconnect when it ends
@@ -502,6 +519,8 @@ class LiveSession:
             for message in plan.messages:
                 frame = new.protocol.send(message)
                 self._replay.record(new.number, new.protocol.client_messages, message)
+                if self._recording is not None:
+                    self._recording.write("client", new.number, frame)
                 try:
                     await new.socket.send(frame)
                 except TransportClosed:
@@ -540,24 +559,36 @@ class LiveSession:
                 self._replay.record(connection.number, connection.protocol.client_messages, message)
                 if not _is_realtime(message):
                     self._handle_fresh = False
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("send %s", preview(frame))
+                if self._recording is not None:
+                    self._recording.write("client", connection.number, frame)
                 try:
                     await connection.socket.send(frame)
                 except TransportClosed:
                     pass  # recorded: replayed on the next connection
+                self._metrics.sent(message, trio.current_time())
                 return
 
     # ------------------------------------------------------------------ reading
 
     def _on_frame(self, connection: Connection, data: str | bytes) -> None:
         """Called by a connection's reader for every frame; never blocks."""
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("recv %s", preview(data))
+        if self._recording is not None:
+            self._recording.write("server", connection.number, data)
         try:
             events = connection.protocol.receive(data)
         except GeminiLiveError as exc:
             message = getattr(exc, "message", str(exc))
             logger.warning("malformed frame from the server: %s", message)
             events = [ev.MalformedFrame(error=message, preview=getattr(exc, "preview", ""))]
+        metrics = self._metrics
+        now = trio.current_time()
         for event in events:
             kind = type(event)
+            metrics.received(event, now)
             if kind is ev.ServerContent:
                 if event.model_turn is not None or event.output_transcription is not None:
                     self._replay.model_output()
@@ -581,6 +612,9 @@ class LiveSession:
             self._deliver(event)
             if self._tools is not None and (kind is ev.ToolCall or kind is ev.ToolCallCancellation):
                 self._tools.submit(event)
+        turn = metrics.frame_done()
+        if turn is not None:
+            self._deliver(turn)
 
     def _deliver(self, event: ev.ServerEvent) -> None:
         """Hand an event to the application without ever blocking the reader."""
@@ -655,6 +689,7 @@ async def connect_live_session(
     ssl_context: Any = None,
     options: SessionOptions | None = None,
     resume_handle: str | None = None,
+    recording: Recording | None = None,
 ) -> LiveSession:
     """Open a session whose tasks run in ``nursery``; returns once ``setupComplete`` arrived.
 
@@ -691,6 +726,7 @@ async def connect_live_session(
         vertex=endpoint.vertex,
         handlers=handlers,
         resume_handle=resume_handle,
+        recording=recording,
     )
     try:
         await nursery.start(session._run)
@@ -713,6 +749,7 @@ async def open_live_session(
     ssl_context: Any = None,
     options: SessionOptions | None = None,
     resume_handle: str | None = None,
+    recording: Recording | None = None,
 ) -> AsyncIterator[LiveSession]:
     """Open a Live session for the duration of an ``async with`` block.
 
@@ -745,6 +782,7 @@ async def open_live_session(
                 ssl_context=ssl_context,
                 options=options,
                 resume_handle=resume_handle,
+                recording=recording,
             )
             try:
                 yield session

@@ -16,6 +16,7 @@ Run one from a shell with ``python -m gemini_live_trio.testing --port 8765``.
 from ._audio import tone_pcm
 from ._connection import ClientGone, EmulatorConnection
 from ._model import default_model
+from ._recorded import replay_recording
 from ._script import Behaviour, Close, Drop, Expect, Reply, Send, Sleep, Step, script
 from ._server import Emulator, serve_emulator
 
@@ -35,4 +36,5 @@ __all__ = [
     "Close",
     "Drop",
     "tone_pcm",
+    "replay_recording",
 ]
