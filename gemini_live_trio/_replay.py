@@ -29,12 +29,12 @@ MAX_REMEMBERED = 5_000
 
 @attrs.define
 class _Sent:
+    seq: int
     connection: int
     index: int
     message: ev.ClientMessage
     realtime: bool
     size: int
-    answered: bool = False
 
 
 def _is_realtime(message: ev.ClientMessage) -> bool:
@@ -64,6 +64,9 @@ class ReplayBuffer:
         self._sent: collections.deque[_Sent] = collections.deque()
         self._tail_bytes = int(replay_audio_seconds * _AUDIO_BYTES_PER_SECOND)
         self._forgotten = 0
+        self._seq = 0
+        #: Messages with ``seq`` up to this one are being answered (O(1) per model frame).
+        self._answered_seq = 0
         #: Whether the newest resumable update carried an index.
         self.exact = False
 
@@ -72,15 +75,17 @@ class ReplayBuffer:
 
     def record(self, connection: int, index: int, message: ev.ClientMessage) -> None:
         """The writer is about to put ``message`` on the wire as ``index`` of ``connection``."""
-        self._sent.append(_Sent(connection, index, message, _is_realtime(message), _size(message)))
+        self._seq += 1
+        self._sent.append(
+            _Sent(self._seq, connection, index, message, _is_realtime(message), _size(message))
+        )
         if len(self._sent) > MAX_REMEMBERED:
             self._sent.popleft()
             self._forgotten += 1
 
     def model_output(self) -> None:
         """The model produced output: every text turn sent so far is being answered."""
-        for sent in self._sent:
-            sent.answered = True
+        self._answered_seq = self._seq
 
     def covered(self, connection: int, last_consumed: int | None) -> None:
         """A resumable handle arrived on ``connection``; forget what it contains."""
@@ -113,7 +118,7 @@ class ReplayBuffer:
                 else:
                     budget = 0
                     lost += 1
-            elif isinstance(s.message, ev.ToolResponse) or s.answered:
+            elif isinstance(s.message, ev.ToolResponse) or s.seq <= self._answered_seq:
                 lost += 1
             else:
                 keep.append(s.message)
