@@ -10,7 +10,7 @@
 Everything public is re-exported here; the ``_x`` modules are private.
 """
 
-from ._auth import ApiKey, EphemeralToken, Secret
+from ._auth import ApiKey, EphemeralToken, HttpxAuthRequest, Secret, VertexAI
 from ._backoff import ReconnectPolicy, backoff
 from ._config import (
     ActivityHandling,
@@ -98,6 +98,7 @@ from ._exceptions import (
     PolicyViolation,
     ProtocolError,
     QuotaExceeded,
+    RestError,
     RetryAdvice,
     SessionClosed,
     SetupTimeout,
@@ -107,6 +108,15 @@ from ._metrics import SessionStats, TurnMetrics, Usage
 from ._models import DEFAULT_MODEL, REGISTRY, ModelInfo, TextInput, model_info
 from ._protocol import LiveProtocol, Role, State
 from ._recording import Recording, read_recording
+from ._rest import (
+    AuthToken,
+    ListedModel,
+    LiveConstraints,
+    create_ephemeral_token,
+    list_live_models,
+    list_models,
+    resolve_model,
+)
 from ._session import (
     LiveSession,
     SessionOptions,
@@ -118,6 +128,12 @@ from ._tools import LiveTool, ToolResult, tool
 from ._version import __version__
 
 __all__ = [
+    "HttpxAuthRequest",
+    "VertexAI",
+    "RestError",
+    "LiveConstraints",
+    "ListedModel",
+    "AuthToken",
     "DEFAULT_MODEL",
     "REGISTRY",
     "ActivityEnd",
@@ -226,6 +242,10 @@ __all__ = [
     "connect_live_session",
     "model_info",
     "open_live_session",
+    "resolve_model",
+    "list_models",
+    "list_live_models",
+    "create_ephemeral_token",
     "read_recording",
     "tool",
 ]

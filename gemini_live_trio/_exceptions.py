@@ -14,6 +14,7 @@
     │   ├── PolicyViolation                 1008: model, version, auth, billing - fix, don't retry
     │   ├── QuotaExceeded                   1011 with quota/resource exhausted - back off
     │   └── ConnectionLost                  1000/1006/other 1011 and the rest - reconnect
+    ├── RestError                           an HTTP error from a REST call (.status_code)
     └── InternalError                       a bug in this library: please report it
 
 ``retry`` says whether trying again can help (:class:`RetryAdvice`). Messages never contain
@@ -111,7 +112,7 @@ class SessionClosed(GeminiLiveError):
         text = f"connection closed {where} with code {code}"
         if self.reason:
             text += f": {self.reason}"
-        hint = _hint(code, self.reason)
+        hint = _hint(code, self.reason, during_setup)
         if hint:
             text += f" ({hint})"
         super().__init__(text)
@@ -141,12 +142,37 @@ class ConnectionLost(SessionClosed):
     retry = RetryAdvice.RECONNECT
 
 
+class RestError(GeminiLiveError):
+    """A REST call answered with an HTTP error. ``status_code`` is the HTTP status, ``status``
+    Google's status name (``INVALID_ARGUMENT``, ``PERMISSION_DENIED``...) when given."""
+
+    def __init__(self, message: str, *, status_code: int, status: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.status = status
+        transient = status_code == 429 or status_code >= 500
+        self.retry = RetryAdvice.BACKOFF if transient else RetryAdvice.NEVER
+
+
 class InternalError(GeminiLiveError):
     """Something this library did not expect; please report it with the traceback."""
 
 
-def _hint(code: int, reason: str) -> str:
+def _hint(code: int, reason: str, during_setup: bool) -> str:
     low = reason.lower()
+    if code == 1008 and "publisher model" in low:
+        return (
+            "Vertex AI model names differ from the Gemini API's; "
+            "see list_live_models(auth=VertexAI(...))"
+        )
+    if code == 1008 and "project none" in low:
+        return "set the Google Cloud project (VertexAI(project=...)) and check its permissions"
+    if code == 1008 and "unregistered callers" in low:
+        return "no credential reached the server: pass api_key=... or set GEMINI_API_KEY"
+    if code == 1008 and "api key not valid" in low:
+        return "check the API key (in a browser, use an EphemeralToken instead)"
+    if code == 1008 and "auth token" in low:
+        return "the ephemeral token is used up or expired: mint a new one"
     if code == 1008 and "not found" in low:
         return "check the model name and API version; list Live models with resolve_model()"
     if code == 1008 and ("billing" in low or "permission" in low):
@@ -155,6 +181,8 @@ def _hint(code: int, reason: str) -> str:
         return "a setup field is not known to this API version; try api_version='v1alpha'"
     if code == 1007 and ("api key" in low or "expired" in low):
         return "check the API key"
+    if code == 1011 and during_setup and "internal error" in low:
+        return "check that response_modalities is one the model supports"
     return ""
 
 

@@ -28,9 +28,9 @@ import attrs
 import trio
 
 from . import _events as ev
-from ._auth import ApiKey, Endpoint, EphemeralToken
+from ._auth import ApiKey, Endpoint, EphemeralToken, VertexAI
 from ._backoff import ReconnectPolicy
-from ._checks import check_config
+from ._checks import check_client_content, check_config
 from ._config import LiveConfig, SessionResumptionConfig, Tool
 from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
@@ -47,7 +47,7 @@ from ._wire import dumps, encode_client_message
 
 logger = logging.getLogger("gemini_live_trio")
 
-Auth = ApiKey | EphemeralToken
+Auth = ApiKey | EphemeralToken | VertexAI
 
 AUDIO_MIME = "audio/pcm;rate=16000"
 
@@ -94,7 +94,7 @@ class LiveSession:
         *,
         model: str,
         auth: Auth,
-        api_version: str,
+        api_version: str | None,
         base_url: str | None,
         setup: ev.Setup,
         config: LiveConfig,
@@ -143,6 +143,7 @@ class LiveSession:
         self._finished = trio.Event()
         self._cancel_scope = trio.CancelScope()
         self._metrics = MetricsRecorder()
+        self._completed_turn_sent = False
         self._tools: ToolDispatcher | None = None
         if handlers:
             declared = {d.name for t in setup.tools or () for d in t.function_declarations or ()}
@@ -227,7 +228,14 @@ class LiveSession:
         *,
         turn_complete: bool = True,
     ) -> None:
-        """Add ordered turns to the history; ``turn_complete`` makes the model answer."""
+        """Add ordered turns to the history; ``turn_complete`` makes the model answer.
+
+        On realtime-text models (Gemini 3.1 Flash Live) this is only for seeding the initial
+        history (see ``HistoryConfig``); use :meth:`send_text` for conversation turns.
+        """
+        check_client_content(self.model, self.config, seeding=not self._completed_turn_sent)
+        if turn_complete:
+            self._completed_turn_sent = True
         if isinstance(turns, str):
             turns = [Content.user(turns)]
         elif isinstance(turns, Content):
@@ -683,7 +691,7 @@ async def connect_live_session(
     config: LiveConfig | None = None,
     api_key: str | None = None,
     auth: Auth | None = None,
-    api_version: str = "v1beta",
+    api_version: str | None = None,
     base_url: str | None = None,
     tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,
@@ -709,7 +717,15 @@ async def connect_live_session(
     endpoint = await auth.endpoint(
         model, api_version=api_version, base_url=base_url, allow_insecure=options.allow_insecure
     )  # checks the URL and credentials before anything else happens
-    check_config(model, config, api_version=api_version, vertex=endpoint.vertex)
+    check_config(
+        model,
+        config,
+        api_version=endpoint.api_version or api_version or "v1beta",
+        vertex=endpoint.vertex,
+        tools=setup_tools,
+    )
+    if endpoint.vertex and config.response_modalities is None:
+        config = attrs.evolve(config, response_modalities=["AUDIO"])  # as the official SDK does
     setup = _build_setup(endpoint.model, config, setup_tools)
     if options.reconnect.enabled and setup.session_resumption is None:
         # reconnecting without a handle would start a new conversation: ask for handles
@@ -743,7 +759,7 @@ async def open_live_session(
     config: LiveConfig | None = None,
     api_key: str | None = None,
     auth: Auth | None = None,
-    api_version: str = "v1beta",
+    api_version: str | None = None,
     base_url: str | None = None,
     tools: Sequence[ToolLike] | None = None,
     ssl_context: Any = None,

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import trio
 import trio_websocket as tw
+from wsproto.connection import ConnectionState
+from wsproto.events import Event, Pong
 
 from ._exceptions import ConnectError, ConnectTimeout, HandshakeRejected
 
@@ -205,6 +207,24 @@ async def open_websocket(
 # --------------------------------------------------------------------------- server side
 
 
+def _no_pong_after_close(ws: tw.WebSocketConnection) -> None:
+    """Skip the pong for a ping that arrives after our close frame went out.
+
+    trio-websocket 0.12 answers it anyway; wsproto refuses (``LocalProtocolError``) and the
+    error escapes the connection's nursery, taking the whole server down with it
+    (python-trio/trio-websocket#184, fix proposed in PR #198). A client's keepalive ping
+    racing the emulator's close is ordinary, so skip the pong as websockets does.
+    """
+    send = ws._send
+
+    async def send_unless_closing(event: Event) -> None:
+        if isinstance(event, Pong) and ws._wsproto.state is not ConnectionState.OPEN:
+            return
+        await send(event)
+
+    setattr(ws, "_send", send_unless_closing)  # noqa: B010 - mypy forbids assigning a method
+
+
 class ServerConnection:
     """The emulator's side of one WebSocket: the request facts and message I/O."""
 
@@ -221,6 +241,7 @@ class ServerConnection:
             self._ws = await self._request.accept()
         except tw.ConnectionClosed as exc:
             raise _closed(exc) from None
+        _no_pong_after_close(self._ws)
 
     async def reject(self, status: int, body: bytes = b"") -> None:
         try:
@@ -248,10 +269,23 @@ class ServerConnection:
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         await self._conn.aclose(code, reason)
 
+    @property
+    def closed(self) -> tuple[int, str | None] | None:
+        """``(code, reason)`` once closed by either side (1006: no close frame), else None."""
+        reason = self._conn.closed
+        return (int(reason.code), reason.reason) if reason is not None else None
+
     async def drop(self) -> None:
         """End the TCP connection with no close frame (the client sees 1006)."""
         stream = self._conn._stream  # no public way to be rude on purpose
         await trio.aclose_forcefully(stream)
+
+    async def stall(self, seconds: float) -> None:
+        """Play dead for ``seconds`` without closing: no pong, no frame, nothing read after
+        the next ping. trio-websocket's reader answers pings under the stream lock, so
+        holding that lock stops it there (no public way to be unresponsive on purpose)."""
+        async with self._conn._stream_lock:
+            await trio.sleep(seconds)
 
 
 async def serve_websocket(

@@ -454,6 +454,8 @@ async def test_text_turn_audio_reply_sequence(nursery: trio.Nursery) -> None:
         await send(ws, text_turn("hello there"))
         frames = await turn(ws)
         update = await receive(ws)
+    # During generation the handle is not resumable (no newHandle); a fresh one follows the turn.
+    assert frames.pop(0) == {"sessionResumptionUpdate": {"resumable": False}}
     answer = "You said: hello there"
     # Real PCM: the 440 Hz tone, 60 ms per character, in 40 ms (1920-byte) chunks.
     audio = audio_of(frames)

@@ -59,6 +59,24 @@ from gemini_live_trio.testing import (
 #: For tests of how a connection ends: no automatic reconnect.
 NO_RECONNECT = SessionOptions(reconnect=ReconnectPolicy.off())
 
+def _closing_server(then: object) -> object:
+    """A raw WebSocket handler: accept, read setup, then run ``then`` (closes the socket)."""
+
+    class _Conn:
+        def __init__(self, raw: object) -> None:
+            self.raw = raw
+
+        async def close(self, code: int, reason: str) -> None:
+            await self.raw.aclose(code, reason)  # type: ignore[attr-defined]
+
+    async def handler(raw: object) -> None:
+        await raw.accept()  # type: ignore[attr-defined]
+        await raw.receive()  # type: ignore[attr-defined]
+        await then(_Conn(raw))  # type: ignore[operator]
+
+    return handler
+
+
 TRANSCRIBED = LiveConfig(
     response_modalities=["AUDIO"],
     output_audio_transcription=AudioTranscriptionConfig(),
@@ -226,18 +244,43 @@ async def test_unknown_model_fails_during_setup(emulator: Emulator) -> None:
             pytest.fail("setup must not succeed")
 
 
-async def test_unknown_setup_field_on_v1beta_is_invalid_argument(emulator: Emulator) -> None:
+async def test_v1alpha_only_field_on_v1beta_is_refused_before_connecting(
+    emulator: Emulator,
+) -> None:
     from gemini_live_trio import ProactivityConfig
 
     config = LiveConfig(proactivity=ProactivityConfig(proactive_audio=True))
-    with pytest.raises(InvalidArgument, match="Unknown name") as caught:
+    with pytest.raises(ConfigError, match="v1alpha"):
         async with open_live_session(MODEL, config=config, **session_kwargs(emulator)):
-            pytest.fail("setup must not succeed")
-    assert "v1alpha" in str(caught.value)  # the hint names the fix
+            pytest.fail("must not connect")
+    assert emulator.connections == []
     async with open_live_session(
         MODEL, config=config, api_version="v1alpha", **session_kwargs(emulator)
     ) as session:
         assert session.session_id
+
+
+async def test_unknown_setup_field_close_names_the_fix(nursery: trio.Nursery) -> None:
+    """A 1007 "Unknown name" close during setup (the server's answer to a field this API
+    version lacks) becomes InvalidArgument with a hint."""
+
+    async def refuse(conn: EmulatorConnection) -> None:
+        await conn.close(
+            1007,
+            'Invalid JSON payload received. Unknown name "newField" at \'setup\': '
+            "Cannot find field.",
+        )
+
+    port = await nursery.start(
+        serve_websocket, _closing_server(refuse), "127.0.0.1", 0
+    )
+    with pytest.raises(InvalidArgument, match="Unknown name") as caught:
+        async with open_live_session(
+            MODEL, api_key="k", base_url=f"ws://127.0.0.1:{port}", options=NO_RECONNECT
+        ):
+            pytest.fail("setup must not succeed")
+    assert caught.value.during_setup
+    assert "v1alpha" in str(caught.value)
 
 
 async def test_connect_timeout_fires_when_the_upgrade_never_answers(

@@ -14,11 +14,27 @@ Run one from a shell with ``python -m gemini_live_trio.testing --port 8765``.
 """
 
 from ._audio import tone_pcm
-from ._connection import ClientGone, EmulatorConnection
+from ._connection import ClientGone, EmulatorConnection, SavedConversation
 from ._model import default_model
 from ._recorded import replay_recording
-from ._script import Behaviour, Close, Drop, Expect, Reply, Send, Sleep, Step, script
-from ._server import Emulator, serve_emulator
+from ._rest import EmulatorRest, serve_emulator_rest
+from ._script import (
+    Behaviour,
+    Close,
+    Drop,
+    Expect,
+    Reply,
+    ResumptionUpdate,
+    Send,
+    SendGoAway,
+    Sleep,
+    Stall,
+    Step,
+    per_connection,
+    script,
+)
+from ._server import INVALID_HANDLE, Emulator, serve_emulator
+from ._tokens import EmulatorCredentials, IssuedToken
 
 __all__ = [
     "serve_emulator",
@@ -28,6 +44,7 @@ __all__ = [
     "Behaviour",
     "default_model",
     "script",
+    "per_connection",
     "Step",
     "Expect",
     "Send",
@@ -35,6 +52,15 @@ __all__ = [
     "Sleep",
     "Close",
     "Drop",
+    "SendGoAway",
+    "Stall",
+    "ResumptionUpdate",
+    "SavedConversation",
+    "INVALID_HANDLE",
+    "serve_emulator_rest",
+    "EmulatorRest",
+    "EmulatorCredentials",
+    "IssuedToken",
     "tone_pcm",
     "replay_recording",
 ]

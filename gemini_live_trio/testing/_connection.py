@@ -6,16 +6,32 @@ broken rule closes the connection with 1007, as the service does, and ends the b
 :class:`ClientGone`.
 """
 
+import math
 import secrets
 import typing
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from .._events import ClientMessage, RealtimeInput, ServerEvent, Setup, ToolResponse
+import attrs
+import trio
+
+from .._content import Content
+from .._events import (
+    ClientMessage,
+    GoAway,
+    Int64,
+    RealtimeInput,
+    ServerEvent,
+    SessionResumptionUpdate,
+    Setup,
+    ToolResponse,
+)
 from .._exceptions import ProtocolError
 from .._protocol import LiveProtocol, Role
 from .._transport import ServerConnection, TransportClosed
 from . import _reply
+from ._audio import INPUT_RATE
 
 #: What the real service says for a payload it refuses (wire-protocol.md §6.1).
 INVALID_ARGUMENT = "Request contains an invalid argument."
@@ -47,6 +63,24 @@ class ClientGone(Exception):
         self.reason = reason
 
 
+@attrs.frozen(kw_only=True)
+class SavedConversation:
+    """What a resumption handle restores: the state the model built from the client's input.
+
+    ``history`` is every client message folded into this state, in order, across connections
+    (the messages up to the ``lastConsumedClientMessageIndex`` the handle was issued with).
+    """
+
+    model: str
+    issued_at: float
+    memory: Mapping[str, Any]
+    context_tokens: Mapping[str, int]
+    history: tuple[ClientMessage, ...]
+    pending_turns: tuple[Content, ...]
+    pending_audio: bytes
+    audio_rate: int
+
+
 def truncate_reason(reason: str | None) -> str | None:
     """``reason`` cut to 123 bytes of UTF-8 without splitting a character."""
     if reason is None:
@@ -69,7 +103,8 @@ class EmulatorConnection:
         method: str,
         credential: str | None,
         vertex: bool,
-        resumption_store: dict[str, dict[str, Any]] | None = None,
+        resumption_store: dict[str, SavedConversation] | None = None,
+        send_consumed_index: bool = False,
     ) -> None:
         self._ws = ws
         #: The request path as sent (repeated slashes kept, query string removed).
@@ -84,14 +119,41 @@ class EmulatorConnection:
         self.protocol = LiveProtocol(Role.SERVER, vertex=vertex)
         #: Every client message after ``setup``, in order (including one that broke a rule).
         self.received: list[ClientMessage] = []
-        #: Close code and reason sent by either side; ``(1006, None)`` after :meth:`drop`.
-        self.closed_with: tuple[int, str | None] | None = None
+        self._closed_with: tuple[int, str | None] | None = None
+        #: ``trio.current_time()`` when the emulator closed the connection or first noticed
+        #: that the client had (see :attr:`closed_with`).
+        self.closed_at: float | None = None
         #: Conversation facts the default model remembers (``"name"``).
         self.memory: dict[str, Any] = {}
         #: Tokens in the conversation so far, by modality (prompt counts in usageMetadata).
         self.context_tokens: dict[str, int] = {}
         #: The session's one response modality (``AUDIO`` or ``TEXT``), set with ``setup``.
         self.response_modality = "AUDIO"
+        #: ``trio.current_time()`` when the upgrade was accepted.
+        self.accepted_at = trio.current_time()
+        #: The conversation's client messages as the model consumed them: those restored from
+        #: the resumption handle, then every message received here (compare with what a client
+        #: sent to prove nothing was lost or doubled across connections).
+        self.history: list[ClientMessage] = []
+        #: The handle this connection resumed from (``None``: a fresh conversation, also when
+        #: an unknown handle was accepted leniently).
+        self.resumed_from: str | None = None
+        #: Resumable handles issued on this connection, oldest first.
+        self.handles: list[str] = []
+        #: Add ``lastConsumedClientMessageIndex`` to resumption updates (always on Vertex
+        #: with ``transparent``); the index counts this connection's messages, ``setup`` is 0.
+        self.send_consumed_index = send_consumed_index
+        #: Input the default model holds for the next answer (text turns without
+        #: ``turnComplete``, streamed audio before its end); saved with a handle.
+        self.pending_turns: list[Content] = []
+        self.pending_audio = bytearray()
+        self.audio_rate = INPUT_RATE
+        #: ``(code, reason)`` the connection closes with when a ``goAway`` deadline passes.
+        self.expiry: tuple[int, str | None] = (1000, None)
+        #: Cancelled at the ``goAway`` deadline: the emulator then closes with ``expiry``.
+        self.lifetime = trio.CancelScope()
+        #: The ``setup`` frame as decoded JSON, in the client's own spelling.
+        self.setup_json: Any = None
         self._setup: Setup | None = None
         self._resumption_store = {} if resumption_store is None else resumption_store
 
@@ -116,6 +178,19 @@ class EmulatorConnection:
         return self._setup is not None
 
     @property
+    def closed_with(self) -> tuple[int, str | None] | None:
+        """Close code and reason sent by either side; ``(1006, None)`` after :meth:`drop` or
+        when the client vanished. ``None`` while the connection is open."""
+        if self._closed_with is None and self._ws.closed is not None:
+            self._ended(self._ws.closed)  # the client closed it while nobody was reading
+        return self._closed_with
+
+    @property
+    def resumed(self) -> bool:
+        """True when ``setup`` named a handle the emulator knew (the conversation goes on)."""
+        return self.resumed_from is not None
+
+    @property
     def session_id(self) -> str | None:
         return self.protocol.session_id
 
@@ -130,8 +205,8 @@ class EmulatorConnection:
 
     async def receive_frame(self) -> str | bytes:
         """The next raw client frame; raises :class:`ClientGone` once the connection is over."""
-        if self.closed_with is not None:
-            raise ClientGone(*self.closed_with)
+        if self._closed_with is not None:
+            raise ClientGone(*self._closed_with)
         try:
             return await self._ws.receive()
         except TransportClosed as exc:
@@ -152,6 +227,7 @@ class EmulatorConnection:
         if isinstance(message, Setup):
             return message
         self.received.append(message)
+        self.history.append(message)
         if self._breaks_rules(message):
             await self.close(1007, INVALID_ARGUMENT)
             raise ClientGone(1007, INVALID_ARGUMENT)
@@ -174,8 +250,8 @@ class EmulatorConnection:
 
     async def send_raw(self, data: str | bytes) -> None:
         """Send one frame exactly as given (bytes: binary, str: text), e.g. a malformed one."""
-        if self.closed_with is not None:
-            raise ClientGone(*self.closed_with)
+        if self._closed_with is not None:
+            raise ClientGone(*self._closed_with)
         try:
             await self._ws.send(data)
         except TransportClosed as exc:
@@ -184,17 +260,36 @@ class EmulatorConnection:
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the WebSocket with ``code``; ``reason`` is cut to 123 bytes."""
         reason = truncate_reason(reason)
-        if self.closed_with is None:
-            self.closed_with = (code, reason)
-        self.protocol.closed()
+        self._ended((code, reason))
         await self._ws.aclose(code, reason)
 
     async def drop(self) -> None:
         """End the TCP connection without a close frame: the client sees 1006."""
-        if self.closed_with is None:
-            self.closed_with = (1006, None)
-        self.protocol.closed()
+        self._ended((1006, None))
         await self._ws.drop()
+
+    async def go_away(
+        self, time_left: float | timedelta, *, code: int = 1000, reason: str | None = None
+    ) -> None:
+        """Send ``goAway {timeLeft}`` and close with ``code`` once that time has passed.
+
+        Returns at once: the behaviour goes on until the deadline (or until the client leaves
+        first, as a client handing over does). The real service closes with 1000, or with
+        1011 ``"Deadline expired"`` in field reports (wire-protocol.md §2).
+        """
+        left = time_left if isinstance(time_left, timedelta) else timedelta(seconds=time_left)
+        await self.send(GoAway(time_left=left))
+        self.expiry = (code, truncate_reason(reason))
+        deadline = trio.current_time() + left.total_seconds()
+        self.lifetime.deadline = min(self.lifetime.deadline, deadline)
+
+    async def stall(self, seconds: float = math.inf) -> None:
+        """Play dead for ``seconds`` without closing: stop reading, answer no ping, send
+        nothing. A client's keepalive should notice; an endless stall ends with the
+        connection's lifetime (a ``goAway`` deadline) or the emulator."""
+        if self._closed_with is not None:
+            raise ClientGone(*self._closed_with)
+        await self._ws.stall(seconds)
 
     # ------------------------------------------------------------------ the default model
 
@@ -213,30 +308,73 @@ class EmulatorConnection:
     # ------------------------------------------------------------------ resumption
 
     def new_resumption_handle(self) -> str:
-        """A fresh handle that restores this conversation's memory on a later connection."""
+        """A fresh handle that restores this conversation (as consumed so far) later."""
         handle = secrets.token_hex(16)
-        self._resumption_store[handle] = {
-            "memory": dict(self.memory),
-            "context_tokens": dict(self.context_tokens),
-        }
+        self._resumption_store[handle] = SavedConversation(
+            model=self.setup.model,
+            issued_at=trio.current_time(),
+            memory=dict(self.memory),
+            context_tokens=dict(self.context_tokens),
+            history=tuple(self.history),
+            pending_turns=tuple(self.pending_turns),
+            pending_audio=bytes(self.pending_audio),
+            audio_rate=self.audio_rate,
+        )
+        self.handles.append(handle)
         return handle
 
-    def resume(self, handle: str) -> bool:
-        """Restore the conversation saved under ``handle``; False if the handle is unknown."""
+    def resumption_update(self, *, resumable: bool = True) -> SessionResumptionUpdate:
+        """The ``sessionResumptionUpdate`` for this moment.
+
+        Resumable: a fresh handle covering every message received so far, with
+        ``lastConsumedClientMessageIndex`` (this connection's count; ``setup`` is 0) when the
+        client asked for ``transparent`` or the emulator sends indices. Not resumable (during
+        generation or a function call): no handle.
+        """
+        if not resumable:
+            return SessionResumptionUpdate(resumable=False)
+        resumption = self.setup.session_resumption
+        index = None
+        if self.send_consumed_index or (resumption is not None and resumption.transparent):
+            index = Int64(self.protocol.client_messages)
+        return SessionResumptionUpdate(
+            new_handle=self.new_resumption_handle(),
+            resumable=True,
+            last_consumed_client_message_index=index,
+        )
+
+    def resume(self, handle: str, *, max_age: float = math.inf) -> bool:
+        """Restore the conversation saved under ``handle``; False if the handle is unknown or
+        older than ``max_age`` seconds."""
         saved = self._resumption_store.get(handle)
-        if saved is None:
+        if saved is None or trio.current_time() - saved.issued_at > max_age:
             return False
-        self.memory.update(saved["memory"])
-        self.context_tokens.update(saved["context_tokens"])
+        self.memory.update(saved.memory)
+        self.context_tokens.update(saved.context_tokens)
+        self.history[:0] = saved.history
+        self.pending_turns[:] = saved.pending_turns
+        self.pending_audio[:] = saved.pending_audio
+        self.audio_rate = saved.audio_rate
+        self.resumed_from = handle
         return True
+
+    def saved_model(self, handle: str) -> str | None:
+        """The model of the conversation saved under ``handle`` (``None`` if unknown)."""
+        saved = self._resumption_store.get(handle)
+        return saved.model if saved is not None else None
 
     # ------------------------------------------------------------------ internals
 
     def _gone(self, code: int, reason: str | None) -> ClientGone:
-        if self.closed_with is None:
-            self.closed_with = (code, reason)
+        self._ended((code, reason))
+        assert self._closed_with is not None
+        return ClientGone(*self._closed_with)
+
+    def _ended(self, how: tuple[int, str | None]) -> None:
+        if self._closed_with is None:
+            self._closed_with = how
+            self.closed_at = trio.current_time()
         self.protocol.closed()
-        return ClientGone(*self.closed_with)
 
     def _breaks_rules(self, message: ClientMessage) -> bool:
         """The rules the real service enforces with 1007 (wire-protocol.md §4.3-4.5)."""

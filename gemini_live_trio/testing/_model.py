@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from .._content import Content
 from .._events import ClientContent, ClientMessage, RealtimeInput
-from ._audio import INPUT_RATE, rate_of
+from ._audio import rate_of
 from ._connection import ClientGone, EmulatorConnection
 from ._reply import answer_for, text_tokens
 
@@ -47,27 +47,30 @@ async def default_model(conn: EmulatorConnection) -> None:
 
 async def _converse(conn: EmulatorConnection) -> None:
     history = conn.setup.history_config
-    seeding = bool(history and history.initial_history_in_client_content)
-    turns: list[Content] = []
-    audio = bytearray()
-    rate = INPUT_RATE
+    # Initial history is seeded once, at the start of a conversation, not on a resumed one.
+    seeding = bool(history and history.initial_history_in_client_content) and not conn.resumed
+    # Unanswered input lives on the connection, so a resumption handle carries it.
+    turns = conn.pending_turns
+    audio = conn.pending_audio
     while True:
         message = await conn.receive()
         if isinstance(message, ClientContent):
             turns.extend(message.turns or ())
             if not message.turn_complete:
                 continue
+            complete = list(turns)
+            turns.clear()
             if seeding:  # initial history: learn from it, do not answer (§3.2 historyConfig)
                 seeding = False
-                _learn(conn, turns)
+                _learn(conn, complete)
             else:
-                await conn.reply_to_text(user_text(turns) or "")
-            turns.clear()
+                await conn.reply_to_text(user_text(complete) or "")
         elif isinstance(message, RealtimeInput):
             blobs = [message.audio] if message.audio is not None else message.media_chunks or ()
             for blob in blobs:
                 if blob.mime_type.startswith("audio/"):
-                    rate = rate_of(blob.mime_type) if not audio else rate
+                    if not audio:
+                        conn.audio_rate = rate_of(blob.mime_type)
                     audio += blob.data
             if message.text is not None:
                 await conn.reply_to_text(message.text)
@@ -76,7 +79,7 @@ async def _converse(conn: EmulatorConnection) -> None:
             elif (message.audio_stream_end or message.activity_end is not None) and audio:
                 pcm = bytes(audio)
                 audio.clear()
-                await conn.reply_to_audio(pcm, rate)
+                await conn.reply_to_audio(pcm, conn.audio_rate)
 
 
 def _learn(conn: EmulatorConnection, turns: Sequence[Content]) -> None:

@@ -3,7 +3,9 @@
 A turn is streamed the way wire-protocol.md §5.9 describes: ``modelTurn`` parts (a 440 Hz tone
 in 40 ms chunks, or one word of text per frame), output transcription words between the audio
 chunks when enabled, ``generationComplete``, then ``turnComplete`` with ``usageMetadata`` in one
-frame, then a ``sessionResumptionUpdate`` when the client asked for them.
+frame. When the client asked for resumption updates, one with ``resumable: false`` (and no
+handle) comes before the first output, as the real service sends during generation, and a
+resumable one with a fresh handle follows ``turnComplete``.
 """
 
 import re
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._content import Blob, Content, ModalityTokenCount, Part, Transcription
-from .._events import Int64, ServerContent, SessionResumptionUpdate, UsageMetadata
+from .._events import ServerContent, UsageMetadata
 from ._audio import OUTPUT_RATE, duration_ms, tone_pcm
 
 if TYPE_CHECKING:
@@ -75,6 +77,9 @@ async def speak(
     """Stream ``answer`` as one complete model turn; ``prompt`` is the user input's tokens."""
     for modality, count in (prompt or {}).items():
         conn.context_tokens[modality] = conn.context_tokens.get(modality, 0) + count
+    resumption = conn.setup.session_resumption is not None
+    if resumption:
+        await conn.send(conn.resumption_update(resumable=False))
     if conn.response_modality == "TEXT":
         for word in words(answer):
             await conn.send(ServerContent(model_turn=Content(parts=[Part(text=word)])))
@@ -87,8 +92,8 @@ async def speak(
     await conn.send(ServerContent(turn_complete=True), _usage(conn.context_tokens, response))
     for modality, count in response.items():
         conn.context_tokens[modality] = conn.context_tokens.get(modality, 0) + count
-    if conn.setup.session_resumption is not None:
-        await conn.send(_resumption_update(conn))
+    if resumption:
+        await conn.send(conn.resumption_update())
 
 
 async def _stream_audio(conn: "EmulatorConnection", pcm: bytes, answer: str) -> None:
@@ -119,12 +124,3 @@ def _usage(context: Mapping[str, int], response: Mapping[str, int]) -> UsageMeta
 
 def _details(counts: Mapping[str, int]) -> list[ModalityTokenCount]:
     return [ModalityTokenCount(modality=m, token_count=n) for m, n in sorted(counts.items())]
-
-
-def _resumption_update(conn: "EmulatorConnection") -> SessionResumptionUpdate:
-    handle = conn.new_resumption_handle()
-    transparent = conn.setup.session_resumption and conn.setup.session_resumption.transparent
-    index = Int64(conn.protocol.client_messages) if transparent else None
-    return SessionResumptionUpdate(
-        new_handle=handle, resumable=True, last_consumed_client_message_index=index
-    )

@@ -1,11 +1,15 @@
 """Scripted behaviours: a list of steps played in order, then the default model.
 
-``script(Expect(ClientContent), Send(GoAway(time_left=timedelta(seconds=5))), Close(1011))``
-is a behaviour for :func:`serve_emulator`. Each step is a small attrs class with a ``run``
-method that returns True when it ended the connection.
+``script(Expect(ClientContent), Reply(), SendGoAway(5), Reply("later"))`` is a behaviour for
+:func:`serve_emulator`. Each step is a small attrs class with a ``run`` method that returns True
+when it ended the connection. Injections for continuity tests: :class:`SendGoAway` (then a
+close at the deadline), :class:`Drop` (1006), :class:`Close` (e.g. 1011), :class:`Stall` (no
+pongs, no close), :class:`ResumptionUpdate`; refusals are :meth:`Emulator.refuse_next`.
 """
 
+import math
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import attrs
 import trio
@@ -98,7 +102,49 @@ class Drop:
         return True
 
 
-Step = Expect | Send | Reply | Sleep | Close | Drop
+@attrs.frozen
+class SendGoAway:
+    """Send ``goAway {timeLeft}``; the script goes on, and the connection closes with
+    ``code`` / ``reason`` when ``time_left`` (seconds) has passed, unless the client left
+    first. The real service uses 1000, or 1011 ``"Deadline expired"``.
+
+    (Not named ``GoAway``: that is the event class ``gemini_live_trio.GoAway``.)
+    """
+
+    time_left: float | timedelta
+    code: int = 1000
+    reason: str | None = None
+
+    async def run(self, conn: EmulatorConnection) -> bool:
+        await conn.go_away(self.time_left, code=self.code, reason=self.reason)
+        return False
+
+
+@attrs.frozen
+class Stall:
+    """Play dead for ``seconds`` (default: until the connection's end): read nothing, answer
+    no ping, send nothing, yet keep the connection open. Then the script goes on."""
+
+    seconds: float = math.inf
+
+    async def run(self, conn: EmulatorConnection) -> bool:
+        await conn.stall(self.seconds)
+        return False
+
+
+@attrs.frozen
+class ResumptionUpdate:
+    """Send a ``sessionResumptionUpdate``: resumable with a fresh handle covering everything
+    received so far (and the consumed index when enabled), or ``resumable=False``."""
+
+    resumable: bool = True
+
+    async def run(self, conn: EmulatorConnection) -> bool:
+        await conn.send(conn.resumption_update(resumable=self.resumable))
+        return False
+
+
+Step = Expect | Send | Reply | Sleep | Close | Drop | SendGoAway | Stall | ResumptionUpdate
 
 
 def script(*steps: Step) -> Behaviour:
@@ -113,5 +159,19 @@ def script(*steps: Step) -> Behaviour:
         except ClientGone:
             return
         await default_model(conn)
+
+    return behaviour
+
+
+def per_connection(*behaviours: Behaviour) -> Behaviour:
+    """A behaviour that runs ``behaviours[0]`` on the first connection that gets past setup,
+    ``behaviours[1]`` on the second, and so on; later connections get :func:`default_model`.
+    (Refused connections do not count.)"""
+    started = 0
+
+    async def behaviour(conn: EmulatorConnection) -> None:
+        nonlocal started
+        index, started = started, started + 1
+        await (behaviours[index] if index < len(behaviours) else default_model)(conn)
 
     return behaviour
