@@ -24,24 +24,32 @@ class Behavior(StrEnum):
 
 
 class StartSensitivity(StrEnum):
+    """How readily server VAD decides that speech started."""
+
     START_SENSITIVITY_HIGH = "START_SENSITIVITY_HIGH"
     START_SENSITIVITY_LOW = "START_SENSITIVITY_LOW"
     START_SENSITIVITY_UNSPECIFIED = "START_SENSITIVITY_UNSPECIFIED"
 
 
 class EndSensitivity(StrEnum):
+    """How readily server VAD decides that speech ended."""
+
     END_SENSITIVITY_HIGH = "END_SENSITIVITY_HIGH"
     END_SENSITIVITY_LOW = "END_SENSITIVITY_LOW"
     END_SENSITIVITY_UNSPECIFIED = "END_SENSITIVITY_UNSPECIFIED"
 
 
 class ActivityHandling(StrEnum):
+    """Whether user activity interrupts the model (barge-in)."""
+
     START_OF_ACTIVITY_INTERRUPTS = "START_OF_ACTIVITY_INTERRUPTS"
     NO_INTERRUPTION = "NO_INTERRUPTION"
     ACTIVITY_HANDLING_UNSPECIFIED = "ACTIVITY_HANDLING_UNSPECIFIED"
 
 
 class TurnCoverage(StrEnum):
+    """Which input counts toward a user turn."""
+
     TURN_INCLUDES_ONLY_ACTIVITY = "TURN_INCLUDES_ONLY_ACTIVITY"
     TURN_INCLUDES_ALL_INPUT = "TURN_INCLUDES_ALL_INPUT"
     TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO = "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO"
@@ -49,6 +57,8 @@ class TurnCoverage(StrEnum):
 
 
 class MediaResolution(StrEnum):
+    """Token budget per image/video frame."""
+
     MEDIA_RESOLUTION_LOW = "MEDIA_RESOLUTION_LOW"
     MEDIA_RESOLUTION_MEDIUM = "MEDIA_RESOLUTION_MEDIUM"
     MEDIA_RESOLUTION_HIGH = "MEDIA_RESOLUTION_HIGH"
@@ -56,6 +66,8 @@ class MediaResolution(StrEnum):
 
 
 class ThinkingLevel(StrEnum):
+    """Thinking depth for Gemini 3.x models (``thinking_level``)."""
+
     MINIMAL = "MINIMAL"
     LOW = "LOW"
     MEDIUM = "MEDIUM"
@@ -64,16 +76,22 @@ class ThinkingLevel(StrEnum):
 
 @attrs.frozen(kw_only=True, repr=False)
 class PrebuiltVoiceConfig(WireObject):
+    """A prebuilt voice by name."""
+
     voice_name: str
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class VoiceConsentSignature(WireObject):
+    """Proof of consent returned by the server for a replicated voice."""
+
     signature: str
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class ReplicatedVoiceConfig(WireObject):
+    """A custom voice from a WAV sample plus consent."""
+
     mime_type: str | None = None
     voice_sample_audio: bytes | None = attrs.field(default=None, repr=False)
     consent_audio: bytes | None = attrs.field(default=None, repr=False)
@@ -82,6 +100,8 @@ class ReplicatedVoiceConfig(WireObject):
 
 @attrs.frozen(kw_only=True, repr=False)
 class VoiceConfig(WireObject):
+    """Which voice speaks: prebuilt or replicated."""
+
     prebuilt_voice_config: PrebuiltVoiceConfig | None = None
     replicated_voice_config: ReplicatedVoiceConfig | None = None
 
@@ -113,6 +133,8 @@ class ThinkingConfig(WireObject):
 
 @attrs.frozen(kw_only=True, repr=False)
 class TranslationConfig(WireObject):
+    """Speech-to-speech translation target (Gemini API only)."""
+
     target_language_code: str | None = None
     echo_target_language: bool | None = None
 
@@ -150,6 +172,8 @@ class AutomaticActivityDetection(WireObject):
 
 @attrs.frozen(kw_only=True, repr=False)
 class RealtimeInputConfig(WireObject):
+    """Voice activity detection, barge-in and turn coverage."""
+
     automatic_activity_detection: AutomaticActivityDetection | None = None
     activity_handling: ActivityHandling | str | None = None
     turn_coverage: TurnCoverage | str | None = None
@@ -165,6 +189,8 @@ class SessionResumptionConfig(WireObject):
 
 @attrs.frozen(kw_only=True, repr=False)
 class SlidingWindow(WireObject):
+    """Compression target: tokens kept after a compression."""
+
     target_tokens: int | None = None
 
 
@@ -185,16 +211,22 @@ class AudioTranscriptionConfig(WireObject):
 
 @attrs.frozen(kw_only=True, repr=False)
 class ProactivityConfig(WireObject):
+    """Let the model stay silent on irrelevant input (native audio, v1alpha)."""
+
     proactive_audio: bool | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class HistoryConfig(WireObject):
+    """Seed the initial history with ``clientContent`` before realtime input."""
+
     initial_history_in_client_content: bool | None = None
 
 
 @attrs.frozen(kw_only=True, repr=False)
 class SafetySetting(WireObject):
+    """A safety filter category and its threshold."""
+
     category: str
     threshold: str
 

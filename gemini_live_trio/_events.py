@@ -43,6 +43,8 @@ Int64 = NewType("Int64", int)
 
 
 class TurnCompleteReason(StrEnum):
+    """Why a turn ended (unknown values stay plain strings)."""
+
     TURN_COMPLETE_REASON_UNSPECIFIED = "TURN_COMPLETE_REASON_UNSPECIFIED"
     MALFORMED_FUNCTION_CALL = "MALFORMED_FUNCTION_CALL"
     RESPONSE_REJECTED = "RESPONSE_REJECTED"
@@ -56,6 +58,8 @@ class TurnCompleteReason(StrEnum):
 
 
 class InteractionStatus(StrEnum):
+    """Whether the model is working, idle or waiting for the client."""
+
     IN_PROGRESS = "IN_PROGRESS"
     IDLE = "IDLE"
     REQUIRES_ACTION = "REQUIRES_ACTION"
@@ -63,12 +67,16 @@ class InteractionStatus(StrEnum):
 
 
 class VadSignalType(StrEnum):
+    """Start or end of speech in a ``voiceActivityDetectionSignal``."""
+
     VAD_SIGNAL_TYPE_SOS = "VAD_SIGNAL_TYPE_SOS"
     VAD_SIGNAL_TYPE_EOS = "VAD_SIGNAL_TYPE_EOS"
     VAD_SIGNAL_TYPE_UNSPECIFIED = "VAD_SIGNAL_TYPE_UNSPECIFIED"
 
 
 class VoiceActivityType(StrEnum):
+    """Start or end of user activity in a ``voiceActivity`` message."""
+
     ACTIVITY_START = "ACTIVITY_START"
     ACTIVITY_END = "ACTIVITY_END"
     TYPE_UNSPECIFIED = "TYPE_UNSPECIFIED"
@@ -257,6 +265,8 @@ class SessionResumptionUpdate(ServerEvent):
 
 @attrs.frozen(kw_only=True, repr=False)
 class VoiceActivityDetectionSignal(ServerEvent):
+    """Server VAD start/end-of-speech signal (Vertex ``explicitVadSignal``)."""
+
     vad_signal_type: VadSignalType | str | None = None
 
 

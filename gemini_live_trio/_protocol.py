@@ -24,11 +24,15 @@ from ._wire import (
 
 
 class Role(enum.Enum):
+    """Which side of the connection a :class:`LiveProtocol` plays."""
+
     CLIENT = "client"
     SERVER = "server"
 
 
 class State(enum.Enum):
+    """Where a connection is in its lifecycle."""
+
     #: Nothing sent yet; the client's first message must be ``setup``.
     IDLE = "idle"
     #: ``setup`` sent (client) or received (server); waiting for ``setupComplete``.
