@@ -99,7 +99,7 @@ def redact(text: str, *secrets: Secret | None) -> str:
     """``text`` with credentials replaced by ``***``: query keys, bearer/token headers, Google
     API key and OAuth token shapes, ephemeral token names and any of ``secrets``."""
     for secret in secrets:
-        if secret is not None:
+        if secret is not None and len(secret.reveal()) >= 4:  # "k" must not eat "Unknown"
             text = text.replace(secret.reveal(), "***")
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)

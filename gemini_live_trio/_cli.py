@@ -19,6 +19,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from functools import partial
@@ -308,6 +309,10 @@ def _report(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         _err("[interrupted]")
         return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):  # e.g. `... models | head -3`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     if isinstance(exc, CliError):
         _error(exc.message, exc.hint)
         return EXIT_ERROR
@@ -325,8 +330,8 @@ def _hint_for(exc: GeminiLiveError) -> str | None:
         return "the address answered but is not a Live API endpoint: check --base-url"
     if isinstance(exc, ConnectError):
         return (
-            "is the endpoint running and reachable? For a local one, start "
-            f"`{PROG} emulator` and pass --base-url ws://127.0.0.1:8765"
+            "is the endpoint running and reachable? (a local emulator: start "
+            f"`{PROG} emulator` and pass the address it prints as --base-url)"
         )
     if isinstance(exc, PolicyViolation):
         return (
@@ -535,7 +540,7 @@ def _describe(name: str, info: ModelInfo | None) -> str:
         notes.append("legacy")
     if name == DEFAULT_MODEL:
         notes.append("default")
-    return f"{name:<48} {', '.join(notes)}"
+    return f"{name:<50} {', '.join(notes)}"
 
 
 # --------------------------------------------------------------------------- chat command
@@ -784,7 +789,8 @@ async def _chat(
                         return
 
             nursery.start_soon(receive)
-            nursery.start_soon(leave_on_ctrl_c)
+            if threading.current_thread() is threading.main_thread():
+                nursery.start_soon(leave_on_ctrl_c)
             if sounddevice is not None and player is not None:
                 nursery.start_soon(_microphone, sounddevice, session, screen)
                 nursery.start_soon(_speaker, sounddevice, player)
@@ -798,7 +804,7 @@ async def _chat(
         turns.flush()
         summary = f"session over · {turns.count} turns · {turns.session_tokens} tokens"
         if turns.reconnects:
-            summary += f" · {turns.reconnects} reconnects"
+            summary += f" · reconnects: {turns.reconnects}"
         if player is not None:
             summary += f" · playback underruns: {player.underruns}"
         screen.status(summary)
@@ -857,6 +863,10 @@ async def _receive(
         elif isinstance(event, Reconnected):
             turns.reconnects += 1
             how = "conversation resumed" if event.resumed else "a NEW conversation (no handle)"
+            if event.replayed:
+                how += f", {event.replayed} message(s) sent again"
+            if event.lost:
+                how += f", {event.lost} message(s) could not be sent again"
             screen.status(f"reconnected after {event.gap:.2f} s: {how}")
         elif isinstance(event, SendFailed):
             screen.warn(f"a message could not be sent: {event.error}")

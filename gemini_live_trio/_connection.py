@@ -14,7 +14,7 @@ import attrs
 import trio
 
 from . import _events as ev
-from ._auth import Endpoint
+from ._auth import Endpoint, Secret, redact
 from ._exceptions import ConnectionLost, GeminiLiveError, SetupTimeout, error_for_close
 from ._protocol import LiveProtocol, State
 from ._transport import TransportClosed, WebSocket, open_websocket
@@ -41,6 +41,8 @@ class Connection:
     go_away_received: trio.Event = attrs.Factory(trio.Event)
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     close_requested: trio.Event = attrs.Factory(trio.Event)
+    #: The credential, so that a close reason echoing it is redacted.
+    secret: Secret | None = None
 
     def note_go_away(self, event: ev.GoAway) -> None:
         left = event.time_left.total_seconds() if event.time_left is not None else 0.0
@@ -88,14 +90,17 @@ async def run_connection(
             close_timeout=close_timeout,
         ) as socket:
             protocol = LiveProtocol()
-            connection = Connection(number=number, socket=socket, protocol=protocol)
+            connection = Connection(
+                number=number, socket=socket, protocol=protocol, secret=endpoint.secret
+            )
             try:
                 await socket.send(protocol.send(setup))
                 with trio.move_on_after(setup_timeout) as waiting:
                     while protocol.state is not State.OPEN:
                         on_frame(connection, await socket.receive())
             except TransportClosed as exc:
-                raise error_for_close(exc.code, exc.reason, during_setup=True) from None
+                reason = redact(exc.reason or "", endpoint.secret)
+                raise error_for_close(exc.code, reason, during_setup=True) from None
             if waiting.cancelled_caught:
                 raise SetupTimeout(
                     f"no setupComplete from {endpoint.safe_url} within {setup_timeout:g} s"
@@ -123,7 +128,9 @@ async def _read(connection: Connection, on_frame: FrameHandler) -> None:
             on_frame(connection, await connection.socket.receive())
     except TransportClosed as exc:
         if connection.error is None and not (exc.local and connection.retiring):
-            connection.error = error_for_close(exc.code, exc.reason)
+            connection.error = error_for_close(
+                exc.code, redact(exc.reason or "", connection.secret)
+            )
             logger.info("connection %d ended: %s", connection.number, connection.error)
 
 

@@ -640,6 +640,25 @@ def _is_realtime(message: ev.ClientMessage) -> bool:
     return isinstance(message, ev.RealtimeInput) and message.text is None
 
 
+async def _cancel_body_when_failed(session: LiveSession, scope: trio.CancelScope) -> None:
+    """When the session ends on its own with an error, stop the ``async with`` body too (its
+    error is raised from the block). A body that reads events gets every one of them first:
+    the body is cancelled once nothing is left unread, or once nothing has been read for half
+    a second (a body blocked elsewhere, never reading, would otherwise hang forever)."""
+    await session._finished.wait()
+    if session.error is None:
+        return
+    grace = 0.5
+    unread = session.events.statistics().current_buffer_used
+    idle = 0.0
+    while unread and idle < grace:
+        await trio.sleep(0.05)
+        now = session.events.statistics().current_buffer_used
+        idle = 0.0 if now < unread else idle + 0.05
+        unread = now
+    scope.cancel()
+
+
 def _collapse(group: BaseExceptionGroup[Any]) -> BaseException:
     """One exception for the user: the only leaf, else an InternalError wrapping the group."""
     leaves: list[BaseException] = []
@@ -800,6 +819,7 @@ async def open_live_session(
                 resume_handle=resume_handle,
                 recording=recording,
             )
+            nursery.start_soon(_cancel_body_when_failed, session, nursery.cancel_scope)
             try:
                 yield session
             finally:

@@ -40,6 +40,7 @@ from ._config import Behavior, FunctionDeclaration, Tool
 from ._content import FunctionCall, FunctionResponse, FunctionResponseScheduling
 from ._exceptions import ConfigError
 from ._schema import function_schema
+from ._wire import dumps
 
 logger = logging.getLogger("gemini_live_trio.tools")
 
@@ -258,18 +259,23 @@ class ToolDispatcher:
                             detail = f"{call.name} did not finish within {live.timeout:g} s"
                             response = _error("Timeout", detail)
         except _BadArguments as exc:
-            outcome, detail = "invalid_arguments", str(exc)
+            outcome, detail = "invalid_arguments", _describe(exc)
             response = _error("InvalidArguments", detail)
         except Exception as exc:
-            outcome, detail = "error", str(exc)
+            outcome, detail = "error", _describe(exc)
             response = _error(type(exc).__name__, detail)
-            logger.warning("tool %s failed", call.name, exc_info=True)
+            logger.warning("tool %s failed: %s", call.name, detail)
         finally:
             self._running.pop(key, None)
         if key in self._cancelled or scope.cancelled_caught:
             outcome, response = "cancelled", None
             detail = self._cancelled.pop(key, "cancelled")
         if response is not None:
+            try:
+                dumps(response)
+            except (TypeError, ValueError) as exc:  # the model would wait forever otherwise
+                outcome, detail = "error", f"{call.name} returned something not JSON: {exc}"
+                response = _error("InvalidResult", detail)
             await self._post(call, response, scheduling, will_continue=None)
         self._report(
             ev.ToolCallFinished(
@@ -334,10 +340,19 @@ class _BadArguments(Exception):
     pass
 
 
+def _describe(exc: BaseException) -> str:
+    """``str(exc)``, even for exceptions whose ``__str__`` itself fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__}, unprintable>"
+
+
 def _unwrap(value: Any, scheduling: Scheduling | None) -> tuple[Any, Scheduling | None]:
+    """(JSON-ready output, scheduling): attrs classes, enums and the like become plain data."""
     if isinstance(value, ToolResult):
-        return value.output, value.scheduling or scheduling
-    return value, scheduling
+        return _args_converter.unstructure(value.output), value.scheduling or scheduling
+    return _args_converter.unstructure(value), scheduling
 
 
 class _aclosing:

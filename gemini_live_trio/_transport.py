@@ -71,6 +71,11 @@ class WebSocket:
             await self._ws.send_message(data)
         except tw.ConnectionClosed as exc:
             raise _closed(exc, local=self._closed_locally) from None
+        except BaseException:
+            # Cancelled (or failed) part-way through a frame: a close frame now would land in
+            # the middle of it, so the connection can only be dropped.
+            self.aborted = True
+            raise
 
     async def receive(self) -> str | bytes:
         try:
@@ -144,7 +149,12 @@ async def open_websocket(
                 stream = await trio.open_ssl_over_tcp_stream(
                     host, port, ssl_context=ssl_context, https_compatible=True
                 )
-                await stream.do_handshake()
+                try:
+                    await stream.do_handshake()
+                except BaseException:
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(stream)  # never leak the socket
+                    raise
             else:
                 stream = await trio.open_tcp_stream(host, port)
     except trio.TooSlowError:
@@ -152,7 +162,8 @@ async def open_websocket(
             f"connecting to {safe_url} took longer than {connect_timeout:g} s"
         ) from None
     except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
-        raise ConnectError(f"could not connect to {safe_url}: {exc}") from None
+        detail = exc.__cause__ or exc  # trio wraps TLS failures in an empty BrokenResourceError
+        raise ConnectError(f"could not connect to {safe_url}: {detail}") from None
 
     wire_headers = [(k.encode(), v.encode()) for k, v in headers]
     try:

@@ -28,10 +28,12 @@ from . import _events as ev
 try:  # optional speed-ups (the ``fast`` extra)
     import pybase64 as _b64
 
-    _b64decode: Callable[[str], bytes] = _b64.b64decode
+    def _b64decode(value: str) -> bytes:
+        return _b64.b64decode(value, validate=True)  # SIMD; rejects stray characters
     _b64encode: Callable[[bytes], bytes] = _b64.b64encode
 except ImportError:  # pragma: no cover - depends on the environment
-    _b64decode = binascii.a2b_base64
+    def _b64decode(value: str) -> bytes:
+        return binascii.a2b_base64(value, strict_mode=True)  # rejects stray characters
     _b64encode = base64.b64encode
 
 try:

@@ -9,7 +9,8 @@ the emulator over loopback. Timed tests request ``autojump_clock`` and put a tri
 import itertools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import pytest
@@ -55,12 +56,14 @@ from gemini_live_trio import (
 from gemini_live_trio._wire import encode_client_message
 from gemini_live_trio.testing import (
     INVALID_HANDLE,
+    Behaviour,
     Close,
     Drop,
     Emulator,
     EmulatorConnection,
     Expect,
     Reply,
+    ResumptionUpdate,
     Send,
     SendGoAway,
     Sleep,
@@ -86,13 +89,13 @@ def options(**policy: Any) -> SessionOptions:
     return SessionOptions(reconnect=ReconnectPolicy(**policy))
 
 
-def wire(messages: list[ClientMessage]) -> list[dict[str, Any]]:
+def wire(messages: Sequence[ClientMessage]) -> list[dict[str, Any]]:
     """Messages in their wire form, so sent and received ones compare equal."""
     return [encode_client_message(m) for m in messages]
 
 
 def audio(n: int, seconds: float = 0.5) -> RealtimeInput:
-    """Half a second of 16 kHz s16le audio whose bytes say which chunk it is."""
+    """``seconds`` of 16 kHz s16le audio whose bytes say which chunk it is."""
     return RealtimeInput(
         audio=Blob(mime_type="audio/pcm;rate=16000", data=bytes([n]) * int(32_000 * seconds))
     )
@@ -150,7 +153,7 @@ async def ask_name(session: LiveSession) -> str:
     return await answer(session)
 
 
-def drops_after_first_turn(*then: Step) -> Any:
+def drops_after_first_turn(*then: Step) -> Behaviour:
     """Connection 1 answers one text turn (issuing a handle), then does ``then``; later
     connections are the default model."""
     return per_connection(script(Expect(ClientContent), Reply(), *then))
@@ -162,17 +165,22 @@ def drops_after_first_turn(*then: Step) -> Any:
 async def test_resumption_handle_tracks_the_newest_resumable_handle(
     nursery: trio.Nursery,
 ) -> None:
-    emulator = await start_emulator(nursery)
+    behaviour = drops_after_first_turn(ResumptionUpdate(resumable=False))
+    emulator = await start_emulator(nursery, behaviour=behaviour)
     async with open_live_session(MODEL, config=CONFIG, **session_kwargs(emulator)) as session:
         assert session.resumption_handle is None
         await session.send_text("my name is Alice")
         _, turn = await until(session, ServerContent, lambda e: bool(e.turn_complete))
-        # during generation: an update without a handle, which changes nothing
+        # during generation: an update without a handle
         (busy,) = [e for e in turn if isinstance(e, SessionResumptionUpdate)]
         assert busy.resumable is False and busy.new_handle is None
         first = await resumable(session)
         (conn,) = emulator.connections
         assert first.new_handle == conn.handles[0] == session.resumption_handle
+        # a later "not resumable" update leaves the newest resumable handle in place
+        await until(session, SessionResumptionUpdate, lambda e: e.resumable is False)
+        await trio.testing.wait_all_tasks_blocked()
+        assert session.resumption_handle == first.new_handle
         await session.send_text("hello again")
         await answer(session)
         second = await resumable(session)
@@ -535,7 +543,8 @@ async def test_gives_up_after_max_attempts_and_raises_the_last_error(
 async def test_max_reconnects_limits_the_whole_session(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    emulator = await start_emulator(nursery, behaviour=script(Drop()))  # every connection
+    # three connections drop at once; a fourth (a broken limit) would work, not loop forever
+    emulator = await start_emulator(nursery, behaviour=per_connection(*[script(Drop())] * 3))
     kwargs = session_kwargs(emulator, options=options(max_reconnects=2))
     seen: list[ServerEvent] = []
     with pytest.raises(ConnectionLost) as info:
@@ -693,6 +702,62 @@ async def test_exact_replay_with_the_consumed_index(
     assert wire(new.history) == sent
 
 
+async def test_exact_replay_starts_after_the_newest_consumed_index(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A handle issued mid-stream holds part of the audio: only what follows is replayed."""
+    first = script(
+        Expect(ClientContent),
+        Reply(),  # index 1
+        Expect(RealtimeInput),
+        Expect(RealtimeInput),
+        ResumptionUpdate(),  # index 3: the first two chunks are in this handle
+        Expect(RealtimeInput),
+        Drop(),
+    )
+    emulator = await start_emulator(
+        nursery, behaviour=per_connection(first), send_consumed_index=True
+    )
+    after = [audio(1), audio(2), audio(3), audio(4), RealtimeInput(audio_stream_end=True)]
+    async with open_live_session(MODEL, config=CONFIG, **session_kwargs(emulator)) as session:
+        await tell_name(session)
+        for message in after:
+            await session.send(message)
+        update = await resumable(session)
+        done, _ = await until(session, Reconnected)
+        # the resumed model heard all four chunks exactly once
+        assert await answer(session) == "You said: <2000 ms of audio>"
+    assert update.last_consumed_client_message_index == 3
+    old, new = emulator.connections
+    assert new.resumed_from == old.handles[1] == update.new_handle
+    assert done.replayed >= 1 and done.lost == 0  # chunk 3 at least went to connection 1
+    assert wire(new.received) == wire(after[2:])
+    assert wire(new.history) == wire([text_turn("my name is Alice"), *after])
+
+
+async def test_a_handle_carries_input_the_model_has_not_answered_yet(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Emulator state per handle includes unanswered input (half an utterance here); the
+    injections are EmulatorConnection methods called from the test."""
+    emulator = await start_emulator(nursery)
+    async with open_live_session(MODEL, config=CONFIG, **session_kwargs(emulator)) as session:
+        await session.send(audio(1))
+        await session.send(audio(2))
+        (conn,) = await emulator.wait_for_connections(1)
+        await trio.testing.wait_all_tasks_blocked()  # the emulator has read both chunks
+        assert len(conn.received) == 2
+        await conn.send(conn.resumption_update())  # mid-utterance
+        await conn.drop()
+        done, _ = await until(session, Reconnected)
+        await session.send_realtime_input(audio_stream_end=True)
+        assert await answer(session) == "You said: <1000 ms of audio>"
+    assert done.resumed and (done.replayed, done.lost) == (0, 0)
+    old, new = emulator.connections
+    assert new.resumed_from == old.handles[0]
+    assert wire(new.received) == wire([RealtimeInput(audio_stream_end=True)])
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="bug: when a replayed send fails in _switch, the loop breaks and the rest of the "
@@ -805,7 +870,7 @@ async def test_keepalive_is_quiet_on_a_healthy_connection(
 # --------------------------------------------------------------------------- tools
 
 
-def _tool_call_then(*then: Step) -> Any:
+def _tool_call_then(*then: Step) -> Behaviour:
     return per_connection(
         script(
             Expect(ClientContent),
@@ -941,3 +1006,43 @@ async def test_emulator_survives_a_keepalive_ping_crossing_its_close(
                 pass  # no pong; the server closes the TCP connection
     async with open_live_session(MODEL, **session_kwargs(emulator)) as session:
         assert session.session_id  # still serving
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a server ping that crosses the client's close frame makes trio-websocket answer "
+    "with a pong wsproto refuses; the LocalProtocolError escapes open_websocket raw (the same "
+    "race during a handover's retire would end the whole session); fix: skip that pong on the "
+    "client too (_transport._no_pong_after_close after wrap_client_stream)",
+)
+async def test_a_server_ping_crossing_the_clients_close_is_harmless(
+    nursery: trio.Nursery,
+) -> None:
+    async def server(stream: trio.SocketStream) -> None:
+        ws = WSConnection(ConnectionType.SERVER)
+        pending: list[Any] = []
+
+        async def next_event() -> Any:
+            while not pending:
+                ws.receive_data(await stream.receive_some() or None)
+                pending.extend(ws.events())
+            return pending.pop(0)
+
+        async with stream:
+            assert isinstance(await next_event(), Request)
+            await stream.send_all(ws.send(AcceptConnection()))
+            assert isinstance(await next_event(), TextMessage)  # setup
+            await stream.send_all(ws.send(BytesMessage(data=b'{"setupComplete": {}}')))
+            close = await next_event()
+            assert isinstance(close, CloseConnection)
+            await stream.send_all(b"\x89\x00" + ws.send(close.response()))  # ping, then reply
+
+    listeners = await nursery.start(partial(trio.serve_tcp, server, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    off = SessionOptions(reconnect=ReconnectPolicy.off())
+    with trio.fail_after(5):
+        async with open_live_session(
+            MODEL, api_key="k", base_url=f"ws://127.0.0.1:{port}", options=off
+        ) as session:
+            assert not session.closed
+    assert session.closed and session.error is None

@@ -255,7 +255,7 @@ async def test_accepted_paths(nursery: trio.Nursery, path: str, version: str, me
     "path",
     [
         "/ws/google.ai.generativelanguage.v1beta.GenerativeService/BidiGenerateContent",  # slash
-        PATH.format("v1", "BidiGenerateContent"),
+        PATH.format("v2", "BidiGenerateContent"),  # v1 is served: google-genai 3.x uses it
         "/ws/google.cloud.aiplatform.v1.LlmBidiService.BidiGenerateContent",  # dot
         "/",
     ],

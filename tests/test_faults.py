@@ -236,14 +236,6 @@ async def test_non_audio_flood_fails_with_slow_consumer(nursery: trio.Nursery) -
     assert (await closed_by_client(emulator.connections[0]))[0] == 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a session that ends on its own (SlowConsumer, a fatal close) does not cancel "
-        "the async-with body, so a body that never reads or sends waits forever; fix: "
-        "open_live_session starts a task that cancels its nursery when session.error is set"
-    ),
-)
 async def test_a_user_who_never_reads_still_gets_the_error(nursery: trio.Nursery) -> None:
     emulator = await start_emulator(
         nursery, behaviour=script(Close(1011, "Internal error encountered."))
@@ -284,14 +276,6 @@ async def test_cancelled_during_tcp_and_upgrade(nursery: trio.Nursery) -> None:
         await eof.wait()
 
 
-TLS_LEAK = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: _transport.open_websocket does not close the SSLStream when do_handshake() "
-        "is cancelled or times out (only OSError/SSLError paths raise, nothing closes the "
-        "stream): the socket leaks (ResourceWarning) on every stalled TLS handshake"
-    ),
-)
 
 
 async def stalled_tls_server(nursery: trio.Nursery) -> tuple[int, trio.Event, trio.Event]:
@@ -308,7 +292,6 @@ async def stalled_tls_server(nursery: trio.Nursery) -> tuple[int, trio.Event, tr
     return await serve_tcp(nursery, mute), accepted, eof
 
 
-@TLS_LEAK
 async def test_cancelled_during_the_tls_handshake(nursery: trio.Nursery) -> None:
     port, accepted, eof = await stalled_tls_server(nursery)
     async with nothing_leaks(nursery):
@@ -331,7 +314,6 @@ async def test_cancelled_during_the_tls_handshake(nursery: trio.Nursery) -> None
         await eof.wait()
 
 
-@TLS_LEAK
 async def test_tls_handshake_timeout_leaks_no_socket(nursery: trio.Nursery) -> None:
     port, _, eof = await stalled_tls_server(nursery)
     async with nothing_leaks(nursery):
@@ -511,15 +493,6 @@ async def test_cancelled_while_leaving_with_a_full_queue(nursery: trio.Nursery) 
     assert conn.closed_with is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: when a send is cancelled part-way (socket backed up), leaving still sends a "
-        "close frame, into the middle of the half-written text frame: the server reads a "
-        "corrupt frame and closes 1007 (invalid UTF-8); _transport.WebSocket.send should "
-        "mark the socket aborted when cancelled mid-send, so leaving just closes TCP (1006)"
-    ),
-)
 async def test_a_send_cancelled_midway_is_not_followed_by_a_corrupt_frame(
     nursery: trio.Nursery,
 ) -> None:
@@ -700,27 +673,8 @@ async def returns_a_set() -> dict[str, Any]:
 @pytest.mark.parametrize(
     "handler",
     [
-        pytest.param(
-            fails_unprintably,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: _tools.ToolDispatcher._run_call calls str(exc) unguarded, so a "
-                    "handler exception whose __str__ raises kills the whole session"
-                ),
-            ),
-        ),
-        pytest.param(
-            returns_a_set,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "bug: a handler result that is not JSON becomes SendFailed and no "
-                    "toolResponse at all, so the model waits forever; _tools should answer "
-                    "with an error response"
-                ),
-            ),
-        ),
+        pytest.param(fails_unprintably),
+        pytest.param(returns_a_set),
     ],
 )
 async def test_a_broken_handler_still_gets_an_error_response(
@@ -785,7 +739,7 @@ async def test_user_code_crashing_mid_session_leaves_nothing_behind(nursery: tri
     assert (await closed_by_client(emulator.connections[0]))[0] == 1000
 
 
-def test_nothing_here_uses_an_unbounded_buffer_by_default() -> None:
+def test_every_buffer_has_a_finite_default_bound() -> None:
     options = SessionOptions()
     assert math.isfinite(options.max_buffered_audio) and options.max_buffered_audio > 0
     assert 0 < options.max_pending_events < math.inf

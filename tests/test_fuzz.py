@@ -225,14 +225,6 @@ async def test_the_reader_survives_hostile_frames(frames: list[tuple[str, str | 
 
 
 @pytest.mark.parametrize("data", ["!!!!", "AB!@CD==", "====", "AAAA AAAA"])
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: _wire.decode_b64 uses pybase64.b64decode / binascii.a2b_base64 without "
-        "validation, so characters outside both alphabets are silently dropped and corrupt "
-        "audio decodes as different (or no) bytes instead of a MalformedFrame"
-    ),
-)
 async def test_base64_outside_both_alphabets_is_a_malformed_frame(
     nursery: trio.Nursery, data: str
 ) -> None:

@@ -112,7 +112,10 @@ def soak_behaviour(server: Ledger) -> Any:
                     server.add(session, "tool responses")
                 for _ in range(2):
                     blob = Blob(mime_type="audio/pcm;rate=24000", data=AUDIO_OUT)
-                    await send("audio out", ServerContent(model_turn=Content(parts=[Part(inline_data=blob)])))
+                    await send(
+                        "audio out",
+                        ServerContent(model_turn=Content(parts=[Part(inline_data=blob)])),
+                    )
                 await send(
                     "transcripts",
                     ServerContent(output_transcription=Transcription(text=f"answer {turn}")),
@@ -144,7 +147,7 @@ def soak_behaviour(server: Ledger) -> Any:
 async def client_session(index: int, emulator: Any, client: Ledger) -> None:
     async def lookup(q: int) -> int:
         """Look a number up."""
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         return q * 10
 
     config = LiveConfig(

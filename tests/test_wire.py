@@ -1479,13 +1479,14 @@ DOC_CLIENT_FRAMES = [
                    "turnComplete": true}}""",  # noqa: E501
     '{"clientContent": {"turnComplete": true}}',
     '{"client_content": {"turn_complete": true}}',
-    '{"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "AAD/..."}}}',
-    '{"realtimeInput": {"video": {"mimeType": "image/jpeg", "data": "/9j/..."}}}',
+    # the document elides payloads as "AAD/..."; strict base64 needs real data in their place
+    '{"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "AAD/AAA="}}}',
+    '{"realtimeInput": {"video": {"mimeType": "image/jpeg", "data": "/9j/4AAQ"}}}',
     '{"realtimeInput": {"text": "and make it vegetarian"}}',
     '{"realtimeInput": {"activityStart": {}}}',
     '{"realtimeInput": {"activityEnd": {}}}',
     '{"realtimeInput": {"audioStreamEnd": true}}',
-    '{"realtimeInput": {"mediaChunks": [{"mimeType": "audio/pcm", "data": "..."}]}}',
+    '{"realtimeInput": {"mediaChunks": [{"mimeType": "audio/pcm", "data": "AAAA"}]}}',
     """{"toolResponse": {"functionResponses": [
   {"id": "fc-7", "name": "book_table", "response": {"output": {"confirmation": "A12"}},
    "scheduling": "WHEN_IDLE", "willContinue": false}

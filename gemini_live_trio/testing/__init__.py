@@ -10,6 +10,12 @@ and reason texts, camelCase binary frames. A deterministic model answers text an
     behaviour = script(Expect(ClientContent), Reply(), Close(1011, "Internal error occurred."))
     emulator = await nursery.start(partial(serve_emulator, behaviour=behaviour))
 
+Continuity: each resumable ``sessionResumptionUpdate`` carries a handle that restores the
+conversation on a later connection (``strict_handles``, ``send_consumed_index``); scripts inject
+:class:`SendGoAway`, :class:`Drop`, :class:`Close`, :class:`Stall` and
+:class:`ResumptionUpdate`, :meth:`Emulator.refuse_next` refuses connections, and
+:func:`per_connection` gives each connection its own behaviour.
+
 Run one from a shell with ``python -m gemini_live_trio.testing --port 8765``.
 """
 

@@ -24,6 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--vertex", action="store_true", help="Vertex AI mode (usage spelled candidatesTokenCount)"
     )
+    parser.add_argument(
+        "--strict-handles",
+        action="store_true",
+        help="close 1008 for an unknown or expired resumption handle (default: start afresh)",
+    )
+    parser.add_argument(
+        "--consumed-index",
+        action="store_true",
+        help="send lastConsumedClientMessageIndex with every resumable handle update",
+    )
     return parser
 
 
@@ -36,6 +46,8 @@ async def _serve(args: argparse.Namespace) -> None:
                 port=args.port,
                 api_keys=(args.api_key,),
                 vertex=args.vertex,
+                strict_handles=args.strict_handles,
+                send_consumed_index=args.consumed_index,
             )
             emulator = await nursery.start(serve)
             print(

@@ -18,6 +18,7 @@ import trio
 
 from .._content import Content
 from .._events import (
+    ClientContent,
     ClientMessage,
     GoAway,
     Int64,
@@ -31,7 +32,7 @@ from .._exceptions import ProtocolError
 from .._protocol import LiveProtocol, Role
 from .._transport import ServerConnection, TransportClosed
 from . import _reply
-from ._audio import INPUT_RATE
+from ._audio import INPUT_RATE, rate_of
 
 #: What the real service says for a payload it refuses (wire-protocol.md §6.1).
 INVALID_ARGUMENT = "Request contains an invalid argument."
@@ -143,8 +144,8 @@ class EmulatorConnection:
         #: Add ``lastConsumedClientMessageIndex`` to resumption updates (always on Vertex
         #: with ``transparent``); the index counts this connection's messages, ``setup`` is 0.
         self.send_consumed_index = send_consumed_index
-        #: Input the default model holds for the next answer (text turns without
-        #: ``turnComplete``, streamed audio before its end); saved with a handle.
+        #: Input heard but not answered yet (text turns before ``turnComplete``, audio before
+        #: its end), whoever received it; answering clears it; saved with a handle.
         self.pending_turns: list[Content] = []
         self.pending_audio = bytearray()
         self.audio_rate = INPUT_RATE
@@ -228,6 +229,7 @@ class EmulatorConnection:
             return message
         self.received.append(message)
         self.history.append(message)
+        self._absorb(message)
         if self._breaks_rules(message):
             await self.close(1007, INVALID_ARGUMENT)
             raise ClientGone(1007, INVALID_ARGUMENT)
@@ -375,6 +377,21 @@ class EmulatorConnection:
             self._closed_with = how
             self.closed_at = trio.current_time()
         self.protocol.closed()
+
+    def _absorb(self, message: ClientMessage) -> None:
+        """Keep what the model has heard but not answered yet (whoever received it: the
+        default model or a script step), so a handle issued now carries it."""
+        if isinstance(message, ClientContent):
+            self.pending_turns.extend(message.turns or ())
+        elif isinstance(message, RealtimeInput):
+            if message.activity_start is not None:
+                self.pending_audio.clear()
+            blobs = [message.audio] if message.audio is not None else message.media_chunks or ()
+            for blob in blobs:
+                if blob.mime_type.startswith("audio/"):
+                    if not self.pending_audio:
+                        self.audio_rate = rate_of(blob.mime_type)
+                    self.pending_audio += blob.data
 
     def _breaks_rules(self, message: ClientMessage) -> bool:
         """The rules the real service enforces with 1007 (wire-protocol.md §4.3-4.5)."""

@@ -23,7 +23,7 @@ NO_KEY = (
 )
 
 _GEMINI = re.compile(
-    r"/ws/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\."
+    r"/ws/google\.ai\.generativelanguage\.(v1alpha|v1beta|v1)\.GenerativeService\."
     r"(BidiGenerateContent|BidiGenerateContentConstrained)"
 )
 _VERTEX = re.compile(

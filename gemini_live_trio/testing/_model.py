@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 
 from .._content import Content
 from .._events import ClientContent, ClientMessage, RealtimeInput
-from ._audio import rate_of
 from ._connection import ClientGone, EmulatorConnection
 from ._reply import answer_for, text_tokens
 
@@ -53,9 +52,8 @@ async def _converse(conn: EmulatorConnection) -> None:
     turns = conn.pending_turns
     audio = conn.pending_audio
     while True:
-        message = await conn.receive()
+        message = await conn.receive()  # adds its turns and audio to the pending input
         if isinstance(message, ClientContent):
-            turns.extend(message.turns or ())
             if not message.turn_complete:
                 continue
             complete = list(turns)
@@ -66,16 +64,8 @@ async def _converse(conn: EmulatorConnection) -> None:
             else:
                 await conn.reply_to_text(user_text(complete) or "")
         elif isinstance(message, RealtimeInput):
-            blobs = [message.audio] if message.audio is not None else message.media_chunks or ()
-            for blob in blobs:
-                if blob.mime_type.startswith("audio/"):
-                    if not audio:
-                        conn.audio_rate = rate_of(blob.mime_type)
-                    audio += blob.data
             if message.text is not None:
                 await conn.reply_to_text(message.text)
-            elif message.activity_start is not None:
-                audio.clear()
             elif (message.audio_stream_end or message.activity_end is not None) and audio:
                 pcm = bytes(audio)
                 audio.clear()

@@ -60,12 +60,14 @@ class Send:
 
 @attrs.frozen
 class Reply:
-    """Answer ``text`` (default: the newest user text received) as the default model does."""
+    """Answer ``text`` (default: the newest user text received) as the default model does;
+    pending text turns count as answered."""
 
     text: str | None = None
 
     async def run(self, conn: EmulatorConnection) -> bool:
         text = self.text if self.text is not None else last_text(conn.received)
+        conn.pending_turns.clear()
         await conn.reply_to_text(text or "")
         return False
 

@@ -26,7 +26,6 @@ from gemini_live_trio import (
     AudioTranscriptionConfig,
     AutomaticActivityDetection,
     Behavior,
-    Blob,
     ClientContent,
     ContextWindowCompressionConfig,
     EndSensitivity,

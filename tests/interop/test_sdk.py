@@ -52,7 +52,7 @@ pytestmark = pytest.mark.interop
 
 TEXT_MODEL = "gemini-live-2.5-flash-preview"  # TEXT or AUDIO (wire-protocol.md §7.1)
 AUDIO_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"  # AUDIO only
-#: Every test but one pins the version the emulator serves; see the xfail below.
+#: The version most tests pin; one test uses the SDK's own default (v1), which the emulator serves too.
 API_VERSION = "v1beta"
 
 
@@ -60,10 +60,8 @@ API_VERSION = "v1beta"
 
 
 @attrs.frozen
-class TestCA:
+class TlsCA:
     """A throwaway certificate authority and the SSL contexts built on it."""
-
-    __test__ = False  # not a test class
 
     server: ssl.SSLContext
     client: ssl.SSLContext
@@ -71,13 +69,13 @@ class TestCA:
 
 
 @pytest.fixture(scope="module")
-def test_ca() -> TestCA:
+def tls_ca() -> TlsCA:
     ca = trustme.CA()
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server)
     client = ssl.create_default_context()
     ca.configure_trust(client)
-    return TestCA(server=server, client=client, pem=ca.cert_pem.bytes())
+    return TlsCA(server=server, client=client, pem=ca.cert_pem.bytes())
 
 
 @contextmanager
@@ -123,7 +121,7 @@ def emulator_thread(**options: Any) -> Iterator[Emulator]:
 
 
 def sdk_client(
-    emulator: Emulator, ca: TestCA | None, *, api_key: str | None = None, **http: Any
+    emulator: Emulator, ca: TlsCA | None, *, api_key: str | None = None, **http: Any
 ) -> Any:
     """A ``genai.Client`` in Gemini-API mode pointed at the emulator's TLS port."""
     http.setdefault("api_version", API_VERSION)
@@ -146,21 +144,13 @@ async def one_turn(session: Any) -> list[Any]:
 # ----------------------------------------------------------------------------- the tests
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: google-genai >= 3 defaults to api_version 'v1' for the Gemini API "
-        "(_api_client.GOOGLE_AI_API_DEFAULT_VERSION); the emulator only routes "
-        "v1alpha/v1beta (testing/_handshake._GEMINI) and answers HTTP 404"
-    ),
-)
-def test_sdk_with_its_default_api_version(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
+def test_sdk_with_its_default_api_version(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
         client = genai.Client(
             api_key=emulator.api_key,
             http_options=types.HttpOptions(
                 base_url=f"https://127.0.0.1:{emulator.port}",
-                async_client_args={"ssl": test_ca.client},
+                async_client_args={"ssl": tls_ca.client},
             ),
         )
 
@@ -172,9 +162,9 @@ def test_sdk_with_its_default_api_version(test_ca: TestCA) -> None:
         run_sdk(body)
 
 
-def test_setup_and_text_turn(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
-        client = sdk_client(emulator, test_ca)
+def test_setup_and_text_turn(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> tuple[str | None, list[Any]]:
             config = types.LiveConnectConfig(response_modalities=["TEXT"])
@@ -199,10 +189,10 @@ def test_setup_and_text_turn(test_ca: TestCA) -> None:
     assert conn.closed_with is not None and conn.closed_with[0] == 1000
 
 
-def test_audio_in_and_audio_out(test_ca: TestCA) -> None:
+def test_audio_in_and_audio_out(tls_ca: TlsCA) -> None:
     pcm = tone_pcm(0.1, 16000)  # 100 ms chunks of 16 kHz input
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
-        client = sdk_client(emulator, test_ca)
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> list[Any]:
             config = types.LiveConnectConfig(
@@ -242,7 +232,7 @@ def _has_input(message: Any) -> bool:
     return bool(message.server_content and message.server_content.input_transcription)
 
 
-def test_tool_call_and_snake_case_tool_response(test_ca: TestCA) -> None:
+def test_tool_call_and_snake_case_tool_response(tls_ca: TlsCA) -> None:
     raw_responses: list[str | bytes] = []
     decoded: list[Any] = []
 
@@ -268,8 +258,8 @@ def test_tool_call_and_snake_case_tool_response(test_ca: TestCA) -> None:
             required=["guests"],
         ),
     )
-    with emulator_thread(ssl_context=test_ca.server, behaviour=behaviour) as emulator:
-        client = sdk_client(emulator, test_ca)
+    with emulator_thread(ssl_context=tls_ca.server, behaviour=behaviour) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> tuple[Any, list[Any]]:
             config = types.LiveConnectConfig(
@@ -319,9 +309,9 @@ def test_tool_call_and_snake_case_tool_response(test_ca: TestCA) -> None:
     assert "".join(m.text or "" for m in messages if m.server_content) == "Booked: A12."
 
 
-def test_resumption_handle_resumes_the_conversation(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
-        client = sdk_client(emulator, test_ca)
+def test_resumption_handle_resumes_the_conversation(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> tuple[str, str]:
             config = types.LiveConnectConfig(
@@ -360,7 +350,7 @@ def test_resumption_handle_resumes_the_conversation(test_ca: TestCA) -> None:
     assert answer == "Your name is Ada."
 
 
-def test_go_away_time_left(test_ca: TestCA) -> None:
+def test_go_away_time_left(tls_ca: TlsCA) -> None:
     async def behaviour(conn: EmulatorConnection) -> None:
         await conn.send(GoAway(time_left=timedelta(seconds=50)))
         await conn.send(ServerContent(model_turn=Content(parts=[Part(text="bye")])))
@@ -370,8 +360,8 @@ def test_go_away_time_left(test_ca: TestCA) -> None:
         except ClientGone:
             pass
 
-    with emulator_thread(ssl_context=test_ca.server, behaviour=behaviour) as emulator:
-        client = sdk_client(emulator, test_ca)
+    with emulator_thread(ssl_context=tls_ca.server, behaviour=behaviour) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> list[Any]:
             config = types.LiveConnectConfig(response_modalities=["TEXT"])
@@ -385,9 +375,9 @@ def test_go_away_time_left(test_ca: TestCA) -> None:
     assert emulator.connections[0].closed_with == (1000, None)
 
 
-def test_bad_key_is_the_services_close_code(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
-        client = sdk_client(emulator, test_ca, api_key="AIzaSy-not-a-valid-key-000000000000")
+def test_bad_key_is_the_services_close_code(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
+        client = sdk_client(emulator, tls_ca, api_key="AIzaSy-not-a-valid-key-000000000000")
 
         async def body() -> None:
             config = types.LiveConnectConfig(response_modalities=["TEXT"])
@@ -400,9 +390,9 @@ def test_bad_key_is_the_services_close_code(test_ca: TestCA) -> None:
     assert "API key not valid" in str(caught.value)
 
 
-def test_unknown_model_is_the_services_close_code(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
-        client = sdk_client(emulator, test_ca)
+def test_unknown_model_is_the_services_close_code(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
+        client = sdk_client(emulator, tls_ca)
 
         async def body() -> None:
             async with client.aio.live.connect(model="gemini-0.0-nope", config=None):
@@ -415,12 +405,12 @@ def test_unknown_model_is_the_services_close_code(test_ca: TestCA) -> None:
 
 
 def test_sdk_trusts_the_emulator_through_ssl_cert_file(
-    test_ca: TestCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tls_ca: TlsCA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundle = tmp_path / "ca.pem"
-    bundle.write_bytes(test_ca.pem)
+    bundle.write_bytes(tls_ca.pem)
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
         client = sdk_client(emulator, None)  # no ssl context: SSL_CERT_FILE is read
 
         async def body() -> str | None:
@@ -431,8 +421,8 @@ def test_sdk_trusts_the_emulator_through_ssl_cert_file(
         assert run_sdk(body)
 
 
-def test_sdk_refuses_the_emulator_without_the_test_ca(test_ca: TestCA) -> None:
-    with emulator_thread(ssl_context=test_ca.server) as emulator:
+def test_sdk_refuses_the_emulator_without_the_test_ca(tls_ca: TlsCA) -> None:
+    with emulator_thread(ssl_context=tls_ca.server) as emulator:
         client = sdk_client(emulator, None)  # certifi only: our CA is unknown
 
         async def body() -> None:
