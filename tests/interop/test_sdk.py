@@ -52,7 +52,7 @@ pytestmark = pytest.mark.interop
 
 TEXT_MODEL = "gemini-live-2.5-flash-preview"  # TEXT or AUDIO (wire-protocol.md §7.1)
 AUDIO_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"  # AUDIO only
-#: The version most tests pin; one test uses the SDK's own default (v1), which the emulator serves too.
+#: The version most tests pin; one test uses the SDK's own default (v1), also served.
 API_VERSION = "v1beta"
 
 
