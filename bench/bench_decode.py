@@ -139,7 +139,7 @@ def main() -> None:
         "orjson": getattr(orjson, "__version__", None),
         "pybase64": getattr(pybase64, "__version__", None),
         "wire_json": _wire._json_loads.__module__,
-        "wire_b64": getattr(_wire._b64decode, "__module__", None) or repr(_wire._b64decode),
+        "wire_b64": "pybase64" if vars(_wire).get("_b64") is not None else "binascii",
     }
     print(json.dumps({"environment": env}))
     for ms in FRAME_MS:

@@ -24,7 +24,7 @@ LABELS = {
 }
 
 FULL = {
-    "rounds": 5,
+    "rounds": 4,
     "single": {
         "down_frames": 4000,
         "up_frames": 4000,
@@ -35,8 +35,8 @@ FULL = {
     "sessions": 1000,
     "frames": 50,  # 2 s of 40 ms frames
     "one_session_turns": 40,
-    "one_session_repeats": 3,
-    "many_rounds": 2,
+    "one_session_repeats": 1,  # per round: as many 1-session runs as 1,000-session runs
+    "many_rounds": 3,
 }
 QUICK = {
     "rounds": 1,

@@ -25,6 +25,12 @@ def _block_fast_extra() -> None:
         sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
 
 
+def _b64_backend(wire: Any) -> str:
+    """Which base64 decoder ``_wire`` picked (pybase64 from the fast extra, else binascii)."""
+    module = vars(wire).get("_b64")
+    return getattr(module, "__name__", "pybase64") if module is not None else "binascii"
+
+
 def environment(client: str) -> dict[str, Any]:
     env: dict[str, Any] = {"client": client, "python": sys.version.split()[0]}
     if client in OURS:
@@ -33,7 +39,11 @@ def environment(client: str) -> dict[str, Any]:
 
         env["gemini_live_trio"] = gemini_live_trio.__version__
         env["json"] = getattr(_wire._json_loads, "__module__", None) or "json"
-        env["base64"] = getattr(_wire._b64decode, "__module__", None) or "binascii"
+        env["base64"] = _b64_backend(_wire)
+        env["fast_extra"] = {
+            name: getattr(sys.modules.get(name), "__version__", None)
+            for name in ("orjson", "pybase64")
+        }
     if client in TRIO_CLIENTS:
         import trio
         import trio_websocket

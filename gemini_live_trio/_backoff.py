@@ -52,6 +52,9 @@ class ReconnectPolicy:
     jitter: float = 0.5
     #: First delay after a quota/resource-exhausted close.
     quota_delay: float = 5.0
+    #: A connection that ends sooner than this after setup keeps the backoff growing
+    #: instead of starting again with an immediate retry (no reconnect storms).
+    stable_after: float = 10.0
     #: Switch connections on goAway; the new one is opened at a quiet moment, or when this
     #: fraction of ``timeLeft`` is gone, whichever comes first.
     handover: bool = True

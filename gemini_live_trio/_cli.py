@@ -761,6 +761,9 @@ async def _chat(
     player = audio.PlaybackBuffer() if sounddevice is not None else None
     async with AsyncExitStack() as stack:
         saver = stack.enter_context(audio.WavWriter(args.save)) if args.save else None
+        devices = _open_devices(sounddevice) if sounddevice is not None else None
+        for device in devices or ():
+            stack.callback(device.close)
         options = await stack.enter_async_context(
             _endpoint(args, use_emulator=use_emulator, screen=screen)
         )
@@ -791,14 +794,19 @@ async def _chat(
             nursery.start_soon(receive)
             if threading.current_thread() is threading.main_thread():
                 nursery.start_soon(leave_on_ctrl_c)
-            if sounddevice is not None and player is not None:
-                nursery.start_soon(_microphone, sounddevice, session, screen)
-                nursery.start_soon(_speaker, sounddevice, player)
+            if devices is not None and player is not None:
+                nursery.start_soon(_microphone, devices[0], session)
+                nursery.start_soon(_speaker, devices[1], player)
             if wav is not None:
                 await _send_wav(session, wav, args.wav, screen, turns)
             await _send_lines(session, screen, turns, interactive=interactive)
             if sounddevice is not None:
                 screen.status("microphone on: speak, or Ctrl-C to leave")
+                if use_emulator:
+                    screen.status(
+                        "the emulator has no voice detection: it answers typed lines and "
+                        "--wav files, not the microphone"
+                    )
                 await trio.sleep_forever()
             nursery.cancel_scope.cancel()
         turns.flush()
@@ -938,31 +946,36 @@ async def _send_lines(
         await _wait_for_answer(turns, screen)
 
 
-async def _microphone(sd: ModuleType, session: LiveSession, screen: _Screen) -> None:
-    """Stream the default microphone (16 kHz mono s16le, 100 ms blocks) to the session."""
+def _open_devices(sd: ModuleType) -> tuple[Any, Any]:
+    """The default microphone (16 kHz) and speaker (24 kHz) as raw mono s16le streams."""
+    opened = []
+    for what, make, rate in (
+        ("microphone", sd.RawInputStream, audio.INPUT_RATE),
+        ("speaker", sd.RawOutputStream, audio.OUTPUT_RATE),
+    ):
+        try:
+            opened.append(make(samplerate=rate, channels=1, dtype="int16"))
+        except Exception as exc:  # sounddevice.PortAudioError and friends
+            for stream in opened:
+                stream.close()
+            raise CliError(
+                f"cannot open the {what}: {exc}",
+                "`python -m sounddevice` lists the audio devices",
+            ) from None
+    return opened[0], opened[1]
+
+
+async def _microphone(stream: Any, session: LiveSession) -> None:
+    """Stream the microphone to the session in 100 ms blocks (``_chat`` closes the stream)."""
     block = audio.INPUT_RATE // 10
-    try:
-        stream = sd.RawInputStream(
-            samplerate=audio.INPUT_RATE, channels=1, dtype="int16", blocksize=block
-        )
-    except Exception as exc:  # sounddevice.PortAudioError and friends
-        raise CliError(
-            f"cannot open the microphone: {exc}", "`python -m sounddevice` lists the devices"
-        ) from None
-    with stream:
-        while True:
-            data, _overflowed = await trio.to_thread.run_sync(stream.read, block)
-            await session.send_realtime_input(audio=bytes(data))
+    stream.start()
+    while True:
+        data, _overflowed = await trio.to_thread.run_sync(stream.read, block)
+        await session.send_realtime_input(audio=bytes(data))
 
 
-async def _speaker(sd: ModuleType, player: audio.PlaybackBuffer) -> None:
-    """Play the model's audio (24 kHz mono) on the default output device."""
-    try:
-        stream = sd.RawOutputStream(samplerate=audio.OUTPUT_RATE, channels=1, dtype="int16")
-    except Exception as exc:
-        raise CliError(
-            f"cannot open the speaker: {exc}", "`python -m sounddevice` lists the devices"
-        ) from None
-    with stream:
-        async for frame in player:
-            await trio.to_thread.run_sync(stream.write, frame)
+async def _speaker(stream: Any, player: audio.PlaybackBuffer) -> None:
+    """Play the model's audio as the playback buffer releases it (``_chat`` closes it)."""
+    stream.start()
+    async for frame in player:
+        await trio.to_thread.run_sync(stream.write, frame)

@@ -40,6 +40,8 @@ class Connection:
     go_away_deadline: float | None = None
     go_away_received: trio.Event = attrs.Factory(trio.Event)
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
+    #: ``trio.current_time()`` when setupComplete arrived.
+    opened_at: float = attrs.Factory(trio.current_time)
     close_requested: trio.Event = attrs.Factory(trio.Event)
     #: The credential, so that a close reason echoing it is redacted.
     secret: Secret | None = None

@@ -144,6 +144,9 @@ class LiveSession:
         self._cancel_scope = trio.CancelScope()
         self._metrics = MetricsRecorder()
         self._completed_turn_sent = False
+        self._rapid_drops = 0
+        #: call id -> number of the connection the call came on (to spot stale responses)
+        self._call_origin: dict[str, int] = {}
         self._tools: ToolDispatcher | None = None
         if handlers:
             declared = {d.name for t in setup.tools or () for d in t.function_declarations or ()}
@@ -377,6 +380,8 @@ class LiveSession:
             if not self._policy.should_retry(error):
                 self._error = error
                 return
+            if self._tools is not None:  # their calls are not in any resumed state
+                self._tools.cancel_running("the connection was lost")
             new = await self._reconnect(nursery, connection, error)
             if new is None:
                 return
@@ -419,8 +424,8 @@ class LiveSession:
         await connection.go_away_received.wait()
         deadline = connection.go_away_deadline
         assert deadline is not None
-        if self._handle is None:
-            await trio.sleep_forever()  # nothing to resume from: ride it out, reconnect after
+        while self._handle is None:  # nothing to resume from yet: wait for the first handle
+            await self._quiet_changed.wait()
         now = trio.current_time()
         with trio.move_on_at(now + max(0.0, deadline - now) * self._policy.handover_at):
             while not self._quiet():
@@ -477,6 +482,19 @@ class LiveSession:
         planned = error is None
         lost_at = trio.current_time()
         delays = self._policy.delays(error)
+        # A reconnected connection that died young does not reset the backoff: a server that
+        # accepts and drops at once must not get a burst of immediate reconnects.
+        young = lost_at - old.opened_at < self._policy.stable_after
+        if not planned and old.number > 1 and young:
+            # it counts as one more failed attempt at restoring the same connection
+            self._rapid_drops += 1
+            if self._rapid_drops >= self._policy.max_attempts:
+                self._error = error
+                return None
+            for _ in range(self._rapid_drops):
+                next(delays)
+        else:
+            self._rapid_drops = 0
         last: BaseException | None = error
         limit = self._policy.max_reconnects
         for attempt in range(1, self._policy.max_attempts + 1):
@@ -488,15 +506,22 @@ class LiveSession:
                 ev.Reconnecting(attempt=attempt, delay=delay, reason=reason, planned=planned)
             )
             await trio.sleep(delay)
-            resumed = self._handle is not None
+            handle = self._handle
             try:
                 new = await self._connect(nursery)
+                while self._handle != handle:
+                    # a newer handle arrived (on the old connection) while this one was set
+                    # up: resuming from the older one would silently lose a turn
+                    nursery.start_soon(new.retire, self.options.close_timeout)
+                    handle = self._handle
+                    new = await self._connect(nursery)
             except GeminiLiveError as exc:
                 logger.info("reconnect attempt %d failed: %s", attempt, exc)
                 last = exc
                 if not self._policy.should_retry(exc):
                     break
                 continue
+            resumed = handle is not None
             if self._tools is not None:
                 self._tools.cancel_running("the connection was replaced")
             replayed, lost = await self._switch(new)
@@ -524,7 +549,7 @@ class LiveSession:
         async with self._send_lock:
             plan = self._replay.plan()
             replayed = 0
-            for message in plan.messages:
+            for position, message in enumerate(plan.messages):
                 frame = new.protocol.send(message)
                 self._replay.record(new.number, new.protocol.client_messages, message)
                 if self._recording is not None:
@@ -532,8 +557,16 @@ class LiveSession:
                 try:
                     await new.socket.send(frame)
                 except TransportClosed:
-                    break  # recorded: the next connection gets it
+                    # this connection died too: keep the rest for the next one
+                    for rest in plan.messages[position + 1 :]:
+                        self._replay.record(new.number, new.protocol.client_messages + 1, rest)
+                    break
                 replayed += 1
+            # a fresh connection: nothing is in progress on it until the model says so
+            self._turn_open = False
+            self._handle_fresh = self._handle is not None and all(
+                _is_realtime(m) for m in plan.messages
+            )
             self._activate(new)
         return replayed, plan.lost
 
@@ -558,6 +591,15 @@ class LiveSession:
             async with self._send_lock:
                 if connection is not self._active or connection.ended.is_set():
                     continue
+                if isinstance(message, ev.ToolResponse) and self._stale(message, connection):
+                    logger.info("dropped a tool response whose call belongs to a lost connection")
+                    self._deliver(
+                        ev.SendFailed(
+                            message=message,
+                            error="its call was made on a connection that has been replaced",
+                        )
+                    )
+                    return
                 try:
                     frame = connection.protocol.send(message)
                 except (GeminiLiveError, TypeError, ValueError, KeyError) as exc:
@@ -577,6 +619,11 @@ class LiveSession:
                     pass  # recorded: replayed on the next connection
                 self._metrics.sent(message, trio.current_time())
                 return
+
+    def _stale(self, message: ev.ToolResponse, connection: Connection) -> bool:
+        """True when every call this response answers came on an earlier connection."""
+        origins = [self._call_origin.get(r.id or r.name) for r in message.function_responses]
+        return all(o is not None and o < connection.number for o in origins)
 
     # ------------------------------------------------------------------ reading
 
@@ -607,8 +654,13 @@ class LiveSession:
             elif kind is ev.ToolCall:
                 self._replay.model_output()
                 self._turn_open = True
+                for call in event.function_calls:
+                    self._call_origin[call.id or call.name] = connection.number
             elif kind is ev.SessionResumptionUpdate:
-                if event.resumable and event.new_handle:
+                active = self._active
+                if active is not None and connection.number < active.number:
+                    pass  # a retiring connection's handle must not replace the newer state
+                elif event.resumable and event.new_handle:
                     self._handle = event.new_handle
                     self._replay.covered(
                         connection.number, event.last_consumed_client_message_index

@@ -180,6 +180,8 @@ async def open_websocket(
                     max_message_size=max_message_size,
                     receive_buffer_size=None,
                 )
+            if ws is not None:
+                _no_pong_after_close(ws)
             if ws is None:
                 nursery.cancel_scope.cancel()
                 raise ConnectTimeout(

@@ -30,10 +30,13 @@ try:  # optional speed-ups (the ``fast`` extra)
 
     def _b64decode(value: str) -> bytes:
         return _b64.b64decode(value, validate=True)  # SIMD; rejects stray characters
+
     _b64encode: Callable[[bytes], bytes] = _b64.b64encode
 except ImportError:  # pragma: no cover - depends on the environment
+
     def _b64decode(value: str) -> bytes:
         return binascii.a2b_base64(value, strict_mode=True)  # rejects stray characters
+
     _b64encode = base64.b64encode
 
 try:

@@ -20,6 +20,7 @@ use trio (its clock, so ``autojump_clock`` tests run instantly).
 """
 
 import array
+import io
 import itertools
 import math
 import os
@@ -72,7 +73,8 @@ _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 #: Bytes 0x00..0xFF with the top bit flipped: unsigned 8-bit samples -> signed high bytes.
 _FLIP_SIGN = bytes(b ^ 0x80 for b in range(256))
 
-Source = str | os.PathLike[str] | IO[bytes]
+#: A path or an open binary file.
+_Source = str | os.PathLike[str] | IO[bytes]
 
 
 class AudioFormatError(GeminiLiveError, ValueError):
@@ -132,7 +134,7 @@ def duration(
 # --------------------------------------------------------------------------- WAV files
 
 
-def read_wav(source: Source) -> PcmAudio:
+def read_wav(source: _Source) -> PcmAudio:
     """Read a WAV file (a path or a binary file object) into :class:`PcmAudio`.
 
     Reads integer PCM of 8, 16, 24 or 32 bits, IEEE float (32/64-bit) and the
@@ -203,7 +205,7 @@ def _parse_riff(blob: bytes) -> PcmAudio:
 
 
 def write_wav(
-    dest: Source,
+    dest: _Source,
     pcm: bytes,
     *,
     rate: int = OUTPUT_RATE,
@@ -219,8 +221,6 @@ def wav_bytes(
     pcm: bytes, *, rate: int = OUTPUT_RATE, channels: int = 1, sample_width: int = 2
 ) -> bytes:
     """A complete WAV file in memory."""
-    import io
-
     buffer = io.BytesIO()
     write_wav(buffer, pcm, rate=rate, channels=channels, sample_width=sample_width)
     return buffer.getvalue()
@@ -239,7 +239,7 @@ class WavWriter:
     """
 
     def __init__(
-        self, dest: Source, *, rate: int = OUTPUT_RATE, channels: int = 1, sample_width: int = 2
+        self, dest: _Source, *, rate: int = OUTPUT_RATE, channels: int = 1, sample_width: int = 2
     ) -> None:
         self.rate = rate
         self.channels = channels

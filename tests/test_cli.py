@@ -291,16 +291,18 @@ class FakeStream:
     played = bytearray()
     mic_reads = 0
     stop_after = 0
+    started = 0
+    closed = 0
 
-    def __init__(self, *, samplerate: int, channels: int, dtype: str, blocksize: int = 0) -> None:
+    def __init__(self, *, samplerate: int, channels: int, dtype: str) -> None:
         assert (channels, dtype) == (1, "int16")
         self.samplerate = samplerate
 
-    def __enter__(self) -> "FakeStream":
-        return self
+    def start(self) -> None:
+        FakeStream.started += 1
 
-    def __exit__(self, *exc: object) -> None:
-        pass
+    def close(self) -> None:
+        FakeStream.closed += 1
 
     def read(self, frames: int) -> tuple[bytes, bool]:
         assert self.samplerate == 16000
@@ -325,6 +327,7 @@ def test_audio_mode_plays_the_answer_and_leaves_on_ctrl_c(
     monkeypatch.setitem(sys.modules, "sounddevice", fake)
     answer_bytes = len("You said: hi") * 60 * 48  # 60 ms a character, 48 bytes a ms
     FakeStream.played = bytearray()
+    FakeStream.started = FakeStream.closed = FakeStream.mic_reads = 0
     FakeStream.stop_after = answer_bytes
     status, out, err = run(capsys, monkeypatch, "chat", "--audio", stdin="hi\n")
     assert status == 130, err
@@ -332,6 +335,7 @@ def test_audio_mode_plays_the_answer_and_leaves_on_ctrl_c(
     assert "microphone on" in err and "playback underruns: 0" in err
     assert len(FakeStream.played) == answer_bytes  # 20 ms frames: the answer divides evenly
     assert FakeStream.mic_reads >= 1
+    assert FakeStream.started == FakeStream.closed == 2
 
 
 def test_go_away_scenario_moves_the_conversation_to_a_new_connection() -> None:

@@ -318,12 +318,6 @@ async def test_goaway_mid_turn_hands_over_after_the_turn_before_the_deadline(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _handover_due decides once, at goAway time, that there is no handle to "
-    "resume from and sleeps forever; a handle that arrives later (goAway during the first "
-    "turn) is never used for a handover, so the connection dies at the deadline",
-)
 async def test_goaway_before_the_first_handle_hands_over_once_one_arrives(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -374,13 +368,6 @@ async def test_goaway_during_a_long_turn_hands_over_at_the_handover_fraction(
     assert old.closed_with == (1000, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _connect reads the handle when the new connection starts; a resumable update "
-    "the old connection sends while the new one is being set up replaces the handle and clears "
-    "the replay buffer, yet _switch activates the new connection resumed from the older handle: "
-    "the turn in between is silently missing from the conversation (lost=0)",
-)
 async def test_a_handle_issued_during_the_handover_is_not_skipped(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -758,11 +745,6 @@ async def test_a_handle_carries_input_the_model_has_not_answered_yet(
     assert wire(new.received) == wire([RealtimeInput(audio_stream_end=True)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when a replayed send fails in _switch, the loop breaks and the rest of the "
-    "plan is neither sent nor recorded again, so the next connection never gets those messages",
-)
 async def test_replay_interrupted_by_another_drop_goes_on_at_the_next_connection(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -910,12 +892,6 @@ async def test_tool_call_in_flight_at_a_reconnect_is_cancelled_and_never_answere
         assert not any(isinstance(m, ToolResponse) for m in conn.received)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: running tools are cancelled only once the new connection is up, so a handler "
-    "that finishes during the backoff has its toolResponse queued and written to the new "
-    "connection, whose resumed state never saw that call",
-)
 async def test_tool_result_ready_during_the_backoff_never_reaches_the_new_connection(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -1008,13 +984,6 @@ async def test_emulator_survives_a_keepalive_ping_crossing_its_close(
         assert session.session_id  # still serving
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a server ping that crosses the client's close frame makes trio-websocket answer "
-    "with a pong wsproto refuses; the LocalProtocolError escapes open_websocket raw (the same "
-    "race during a handover's retire would end the whole session); fix: skip that pong on the "
-    "client too (_transport._no_pong_after_close after wrap_client_stream)",
-)
 async def test_a_server_ping_crossing_the_clients_close_is_harmless(
     nursery: trio.Nursery,
 ) -> None:
@@ -1046,3 +1015,43 @@ async def test_a_server_ping_crossing_the_clients_close_is_harmless(
         ) as session:
             assert not session.closed
     assert session.closed and session.error is None
+
+
+async def test_a_server_that_drops_every_connection_gets_no_reconnect_storm(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Only the first drop is retried at once; connections that die young keep the backoff
+    growing instead of restarting it, until max_reconnects ends the session."""
+
+    async def drop_soon(conn: EmulatorConnection) -> None:
+        await trio.sleep(0.1)
+        await conn.drop()
+
+    emulator = await start_emulator(nursery, behaviour=drop_soon)
+    policy = {"initial_delay": 1.0, "factor": 2.0, "max_delay": 8.0, "jitter": 0.0}
+    kwargs = session_kwargs(emulator, options=options(max_reconnects=4, **policy))
+    seen: list[ServerEvent] = []
+    with trio.fail_after(PATIENCE), pytest.raises(ConnectionLost):
+        async with open_live_session(MODEL, config=CONFIG, **kwargs) as session:
+            async for event in session.events:
+                seen.append(event)
+    delays = [e.delay for e in seen if isinstance(e, Reconnecting)]
+    assert delays == [0.0, 1.0, 2.0, 4.0]
+    assert len(emulator.connections) == 5  # the first one and four reconnects
+
+
+async def test_connections_that_keep_dying_young_count_as_failed_attempts(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def drop_soon(conn: EmulatorConnection) -> None:
+        await trio.sleep(0.1)
+        await conn.close(1011, "Internal error encountered.")
+
+    emulator = await start_emulator(nursery, behaviour=drop_soon)
+    kwargs = session_kwargs(emulator, options=options(max_attempts=3, jitter=0.0))
+    with trio.fail_after(PATIENCE), pytest.raises(ConnectionLost, match="1011"):
+        async with open_live_session(MODEL, config=CONFIG, **kwargs) as session:
+            async for _ in session.events:
+                pass
+    # the first connection, then reconnects until three in a row died young
+    assert len(emulator.connections) == 4

@@ -276,8 +276,6 @@ async def test_cancelled_during_tcp_and_upgrade(nursery: trio.Nursery) -> None:
         await eof.wait()
 
 
-
-
 async def stalled_tls_server(nursery: trio.Nursery) -> tuple[int, trio.Event, trio.Event]:
     """A TCP server that accepts and reads but never answers the TLS ClientHello."""
     accepted = trio.Event()

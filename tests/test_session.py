@@ -59,6 +59,7 @@ from gemini_live_trio.testing import (
 #: For tests of how a connection ends: no automatic reconnect.
 NO_RECONNECT = SessionOptions(reconnect=ReconnectPolicy.off())
 
+
 def _closing_server(then: object) -> object:
     """A raw WebSocket handler: accept, read setup, then run ``then`` (closes the socket)."""
 
@@ -217,7 +218,9 @@ async def test_send_after_close_raises_the_close_reason(nursery: trio.Nursery) -
         nursery, behaviour=script(Close(1011, "Internal error encountered."))
     )
     with pytest.raises(ConnectionLost):
-        async with open_live_session(MODEL, **session_kwargs(emulator)) as session:
+        async with open_live_session(
+            MODEL, options=NO_RECONNECT, **session_kwargs(emulator)
+        ) as session:
             async for _ in session.events:
                 pass
             with pytest.raises(ConnectionLost, match="1011"):
@@ -267,13 +270,11 @@ async def test_unknown_setup_field_close_names_the_fix(nursery: trio.Nursery) ->
     async def refuse(conn: EmulatorConnection) -> None:
         await conn.close(
             1007,
-            'Invalid JSON payload received. Unknown name "newField" at \'setup\': '
+            "Invalid JSON payload received. Unknown name \"newField\" at 'setup': "
             "Cannot find field.",
         )
 
-    port = await nursery.start(
-        serve_websocket, _closing_server(refuse), "127.0.0.1", 0
-    )
+    port = await nursery.start(serve_websocket, _closing_server(refuse), "127.0.0.1", 0)
     with pytest.raises(InvalidArgument, match="Unknown name") as caught:
         async with open_live_session(
             MODEL, api_key="k", base_url=f"ws://127.0.0.1:{port}", options=NO_RECONNECT
