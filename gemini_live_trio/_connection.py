@@ -17,7 +17,7 @@ from . import _events as ev
 from ._auth import Endpoint, Secret, redact
 from ._exceptions import ConnectionLost, GeminiLiveError, SetupTimeout, error_for_close
 from ._protocol import LiveProtocol, State
-from ._transport import TransportClosed, WebSocket, open_websocket
+from ._transport import DEFAULT_TRANSPORT, TransportClosed, WebSocket, open_websocket
 
 logger = logging.getLogger("gemini_live_trio")
 
@@ -39,6 +39,8 @@ class Connection:
     #: ``trio.current_time()`` deadline announced by ``goAway``.
     go_away_deadline: float | None = None
     go_away_received: trio.Event = attrs.Factory(trio.Event)
+    #: When a planned handover happens even without a quiet moment.
+    handover_by: float | None = None
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     #: ``trio.current_time()`` when setupComplete arrived.
     opened_at: float = attrs.Factory(trio.current_time)
@@ -74,6 +76,7 @@ async def run_connection(
     setup_timeout: float,
     close_timeout: float,
     keepalive: tuple[float, float] | None,
+    transport: str = DEFAULT_TRANSPORT,
     task_status: trio.TaskStatus[Connection],
 ) -> None:
     """Open, send ``setup``, wait for ``setupComplete``, then read until the connection ends.
@@ -90,6 +93,7 @@ async def run_connection(
             ssl_context=ssl_context,
             connect_timeout=connect_timeout,
             close_timeout=close_timeout,
+            backend=transport,
         ) as socket:
             protocol = LiveProtocol()
             connection = Connection(
@@ -140,7 +144,8 @@ async def _close_when_asked(connection: Connection, scope: trio.CancelScope) -> 
     """Close with 1000 when the session retires this connection.
 
     The close runs here, not in the reader, so the reader can stop at the first sign of the
-    close while trio-websocket's own reader stays alive to receive the server's close reply.
+    close while the transport still reads the server's close reply (trio-websocket's reader
+    task, or ``aclose`` itself with the websockets backend).
     """
     await connection.close_requested.wait()
     try:

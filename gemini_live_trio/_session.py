@@ -35,14 +35,14 @@ from ._config import LiveConfig, SessionResumptionConfig, Tool
 from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
 from ._delivery import EventDelivery
-from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
+from ._exceptions import ConfigError, ConnectionLost, GeminiLiveError, InternalError, UsageError
 from ._metrics import MetricsRecorder, SessionStats
 from ._models import TextInput, text_input_for
 from ._protocol import preview
 from ._recording import Recording
 from ._replay import ReplayBuffer
 from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
-from ._transport import TransportClosed
+from ._transport import DEFAULT_TRANSPORT, TRANSPORTS, TransportClosed
 from ._wire import dumps, encode_client_message
 
 logger = logging.getLogger("gemini_live_trio")
@@ -70,6 +70,8 @@ class SessionOptions:
     event_buffer: int = 512
     #: Slots of ``session.outgoing``; a full channel makes ``send_*`` wait (backpressure).
     outgoing_buffer: int = 64
+    #: A frame that cannot be written within this time means the connection is dead.
+    send_timeout: float = 10.0
     #: Seconds of unread 24 kHz audio kept beyond ``event_buffer`` before the oldest is dropped.
     max_buffered_audio: float = 60.0
     #: Unread non-audio events beyond ``event_buffer`` before the session fails.
@@ -80,6 +82,11 @@ class SessionOptions:
     max_concurrent_tools: int = DEFAULT_MAX_CONCURRENT_TOOLS
     #: Reconnects, goAway handover, replay and keepalive.
     reconnect: ReconnectPolicy = attrs.field(factory=ReconnectPolicy)
+    #: WebSocket client backend: ``"trio-websocket"`` or ``"websockets"`` (websockets'
+    #: sans-I/O protocol driven by trio, no reader task of its own: less CPU per frame).
+    transport: str = attrs.field(
+        default=DEFAULT_TRANSPORT, validator=attrs.validators.in_(TRANSPORTS)
+    )
 
 
 class LiveSession:
@@ -144,6 +151,7 @@ class LiveSession:
         self._cancel_scope = trio.CancelScope()
         self._metrics = MetricsRecorder()
         self._completed_turn_sent = False
+        self._writer_busy = False
         self._rapid_drops = 0
         #: call id -> number of the connection the call came on (to spot stale responses)
         self._call_origin: dict[str, int] = {}
@@ -196,11 +204,36 @@ class LiveSession:
     # ------------------------------------------------------------------ sending
 
     async def send(self, message: ev.ClientMessage) -> None:
-        """Queue any client message (``session.outgoing.send`` with error mapping)."""
+        """Send any client message: directly from this task when nothing is queued ahead of it
+        (saves a task switch per audio frame), else through ``session.outgoing``, in order."""
+        connection = self._active
+        if (
+            connection is not None
+            and not self._writer_busy
+            and not connection.ended.is_set()
+            and not self._closing.is_set()
+            and self._writer_idle()
+        ):
+            try:
+                self._send_lock.acquire_nowait()
+            except trio.WouldBlock:
+                pass
+            else:
+                try:
+                    await self._write_locked(message, connection)
+                finally:
+                    self._send_lock.release()
+                return
         try:
             await self.outgoing.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise self._send_error() from None
+
+    def _writer_idle(self) -> bool:
+        """The writer waits for input with nothing queued (a message handed to it but not yet
+        taken in hand leaves it not waiting, so a direct send can never overtake it)."""
+        stats = self._outgoing_recv.statistics()
+        return stats.current_buffer_used == 0 and stats.tasks_waiting_receive > 0
 
     def _send_error(self) -> BaseException:
         if self._error is not None:
@@ -427,7 +460,9 @@ class LiveSession:
         while self._handle is None:  # nothing to resume from yet: wait for the first handle
             await self._quiet_changed.wait()
         now = trio.current_time()
-        with trio.move_on_at(now + max(0.0, deadline - now) * self._policy.handover_at):
+        if connection.handover_by is None:
+            connection.handover_by = now + max(0.0, deadline - now) * self._policy.handover_at
+        with trio.move_on_at(connection.handover_by):
             while not self._quiet():
                 await self._quiet_changed.wait()
 
@@ -465,6 +500,7 @@ class LiveSession:
             setup_timeout=self.options.setup_timeout,
             close_timeout=self.options.close_timeout,
             keepalive=keepalive,
+            transport=self.options.transport,
         )
         try:
             connection: Connection = await nursery.start(start)
@@ -502,29 +538,54 @@ class LiveSession:
                 break
             delay = next(delays)
             reason = "goAway" if error is None else str(error)
-            self._deliver(
-                ev.Reconnecting(attempt=attempt, delay=delay, reason=reason, planned=planned)
-            )
-            await trio.sleep(delay)
+            held = planned
+            if planned:
+                # A planned handover holds the writer from here to the switch: a turn sent
+                # now would start being answered on the old connection, be cut off by the
+                # switch and, being answered, not be replayed. Held messages wait in
+                # ``outgoing`` and go out on the new connection. (After a drop there is no
+                # live connection to protect: the writer is held only while switching.)
+                await trio.sleep(delay)
+                await self._send_lock.acquire()
+                by = old.handover_by
+                if not self._quiet() and by is not None and trio.current_time() < by:
+                    # a turn went out since the quiet moment: wait for the next one
+                    self._send_lock.release()
+                    return None
+                self._deliver(
+                    ev.Reconnecting(attempt=attempt, delay=delay, reason=reason, planned=True)
+                )
+            else:
+                self._deliver(
+                    ev.Reconnecting(attempt=attempt, delay=delay, reason=reason, planned=False)
+                )
+                await trio.sleep(delay)
             handle = self._handle
             try:
-                new = await self._connect(nursery)
-                while self._handle != handle:
-                    # a newer handle arrived (on the old connection) while this one was set
-                    # up: resuming from the older one would silently lose a turn
-                    nursery.start_soon(new.retire, self.options.close_timeout)
-                    handle = self._handle
+                try:
                     new = await self._connect(nursery)
-            except GeminiLiveError as exc:
-                logger.info("reconnect attempt %d failed: %s", attempt, exc)
-                last = exc
-                if not self._policy.should_retry(exc):
-                    break
-                continue
-            resumed = handle is not None
-            if self._tools is not None:
-                self._tools.cancel_running("the connection was replaced")
-            replayed, lost = await self._switch(new)
+                    while self._handle != handle:
+                        # a newer handle arrived (on the old connection) while this one was
+                        # set up: resuming from the older one would silently lose a turn
+                        nursery.start_soon(new.retire, self.options.close_timeout)
+                        handle = self._handle
+                        new = await self._connect(nursery)
+                except GeminiLiveError as exc:
+                    logger.info("reconnect attempt %d failed: %s", attempt, exc)
+                    last = exc
+                    if not self._policy.should_retry(exc):
+                        break
+                    continue
+                resumed = handle is not None
+                if self._tools is not None:
+                    self._tools.cancel_running("the connection was replaced")
+                if not held:
+                    await self._send_lock.acquire()
+                    held = True
+                replayed, lost = await self._switch_locked(new)
+            finally:
+                if held:
+                    self._send_lock.release()
             self._reconnects += 1
             done = ev.Reconnected(
                 resumed=resumed,
@@ -544,30 +605,30 @@ class LiveSession:
             self._error = last
         return None
 
-    async def _switch(self, new: Connection) -> tuple[int, int]:
-        """Replay what the new connection lacks, then make it the one the writer uses."""
-        async with self._send_lock:
-            plan = self._replay.plan()
-            replayed = 0
-            for position, message in enumerate(plan.messages):
-                frame = new.protocol.send(message)
-                self._replay.record(new.number, new.protocol.client_messages, message)
-                if self._recording is not None:
-                    self._recording.write("client", new.number, frame)
-                try:
-                    await new.socket.send(frame)
-                except TransportClosed:
-                    # this connection died too: keep the rest for the next one
-                    for rest in plan.messages[position + 1 :]:
-                        self._replay.record(new.number, new.protocol.client_messages + 1, rest)
-                    break
-                replayed += 1
-            # a fresh connection: nothing is in progress on it until the model says so
-            self._turn_open = False
-            self._handle_fresh = self._handle is not None and all(
-                _is_realtime(m) for m in plan.messages
-            )
-            self._activate(new)
+    async def _switch_locked(self, new: Connection) -> tuple[int, int]:
+        """Replay what the new connection lacks, then make it the one the writer uses
+        (``_send_lock`` held by the caller)."""
+        plan = self._replay.plan()
+        replayed = 0
+        for position, message in enumerate(plan.messages):
+            frame = new.protocol.send(message)
+            self._replay.record(new.number, new.protocol.client_messages, message)
+            if self._recording is not None:
+                self._recording.write("client", new.number, frame)
+            try:
+                await new.socket.send(frame)
+            except TransportClosed:
+                # this connection died too: keep the rest for the next one
+                for rest in plan.messages[position + 1 :]:
+                    self._replay.record(new.number, new.protocol.client_messages + 1, rest)
+                break
+            replayed += 1
+        # a fresh connection: nothing is in progress on it until the model says so
+        self._turn_open = False
+        self._handle_fresh = self._handle is not None and all(
+            _is_realtime(m) for m in plan.messages
+        )
+        self._activate(new)
         return replayed, plan.lost
 
     def _activate(self, connection: Connection) -> None:
@@ -579,7 +640,9 @@ class LiveSession:
 
     async def _writer(self) -> None:
         async for message in self._outgoing_recv:
+            self._writer_busy = True  # no checkpoint since receive: send() sees it in time
             await self._write(message)
+            self._writer_busy = False
         self._flushed.set()
 
     async def _write(self, message: ev.ClientMessage) -> None:
@@ -591,34 +654,58 @@ class LiveSession:
             async with self._send_lock:
                 if connection is not self._active or connection.ended.is_set():
                     continue
-                if isinstance(message, ev.ToolResponse) and self._stale(message, connection):
-                    logger.info("dropped a tool response whose call belongs to a lost connection")
-                    self._deliver(
-                        ev.SendFailed(
-                            message=message,
-                            error="its call was made on a connection that has been replaced",
-                        )
-                    )
-                    return
-                try:
-                    frame = connection.protocol.send(message)
-                except (GeminiLiveError, TypeError, ValueError, KeyError) as exc:
-                    logger.warning("could not send %s: %s", type(message).__name__, exc)
-                    self._deliver(ev.SendFailed(message=message, error=str(exc)))
-                    return
-                self._replay.record(connection.number, connection.protocol.client_messages, message)
-                if not _is_realtime(message):
-                    self._handle_fresh = False
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("send %s", preview(frame))
-                if self._recording is not None:
-                    self._recording.write("client", connection.number, frame)
-                try:
-                    await connection.socket.send(frame)
-                except TransportClosed:
-                    pass  # recorded: replayed on the next connection
-                self._metrics.sent(message, trio.current_time())
+                await self._write_locked(message, connection)
                 return
+
+    async def _write_locked(self, message: ev.ClientMessage, connection: Connection) -> None:
+        """Encode, remember for replay, and send ``message`` (``_send_lock`` held)."""
+        if isinstance(message, ev.ToolResponse) and self._stale(message, connection):
+            logger.info("dropped a tool response whose call belongs to a lost connection")
+            self._deliver(
+                ev.SendFailed(
+                    message=message,
+                    error="its call was made on a connection that has been replaced",
+                )
+            )
+            return
+        try:
+            frame = connection.protocol.send(message)
+        except (GeminiLiveError, TypeError, ValueError, KeyError) as exc:
+            logger.warning("could not send %s: %s", type(message).__name__, exc)
+            self._deliver(ev.SendFailed(message=message, error=str(exc)))
+            return
+        self._replay.record(connection.number, connection.protocol.client_messages, message)
+        if not _is_realtime(message):
+            self._handle_fresh = False
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("send %s", preview(frame))
+        if self._recording is not None:
+            self._recording.write("client", connection.number, frame)
+        # A frame is written whole or the connection is given up: a write cut short (by a
+        # cancellation from outside, or by send_timeout on a stalled socket) may have left half
+        # a frame on the wire, which would corrupt every later frame. The message is already in
+        # the replay buffer, so the next connection gets it.
+        with trio.move_on_after(self.options.send_timeout) as writing:
+            try:
+                await connection.socket.send(frame)
+            except TransportClosed:
+                pass  # recorded: replayed on the next connection
+            except BaseException:
+                self._give_up(connection, "a send was cancelled part-way through a frame")
+                raise
+        if writing.cancelled_caught:
+            self._give_up(
+                connection, f"a frame could not be written within {self.options.send_timeout:g} s"
+            )
+        self._metrics.sent(message, trio.current_time())
+
+    def _give_up(self, connection: Connection, why: str) -> None:
+        """Treat ``connection`` as dead (1006): no more writes, no close handshake."""
+        if connection.error is None:
+            connection.error = ConnectionLost(1006, why)
+            logger.info("connection %d: %s", connection.number, why)
+        connection.socket.abort()
+        connection.scope.cancel()
 
     def _stale(self, message: ev.ToolResponse, connection: Connection) -> bool:
         """True when every call this response answers came on an earlier connection."""

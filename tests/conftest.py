@@ -3,6 +3,10 @@
 Every test runs with Google credentials removed from the environment and with google-auth's
 metadata probe pointed at a closed loopback port. A guard refuses any socket connection or
 name lookup that is not loopback, so a test that would reach the internet fails loudly.
+
+Sessions use the WebSocket client backend named by ``--transport`` (or the environment variable
+``GEMINI_LIVE_TRIO_TRANSPORT``; default: the library's default), so the session test files run
+on either: ``pytest --transport=websockets tests/test_session.py``.
 """
 
 import ipaddress
@@ -14,6 +18,8 @@ from typing import Any
 import pytest
 import trio
 
+from gemini_live_trio import _connection
+from gemini_live_trio._transport import DEFAULT_TRANSPORT, TRANSPORTS
 from gemini_live_trio.testing import Emulator, serve_emulator
 
 _SAFE_ENV = {
@@ -27,6 +33,53 @@ _REMOVED_ENV = (
     "GOOGLE_APPLICATION_CREDENTIALS",
     "GOOGLE_CLOUD_PROJECT",
 )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--transport",
+        choices=TRANSPORTS,
+        default=None,
+        help="WebSocket client backend for sessions (default: $GEMINI_LIVE_TRIO_TRANSPORT, "
+        f"else {DEFAULT_TRANSPORT})",
+    )
+
+
+def chosen_transport(config: pytest.Config) -> str:
+    chosen = config.getoption("--transport") or os.environ.get("GEMINI_LIVE_TRIO_TRANSPORT")
+    if chosen is None:
+        return DEFAULT_TRANSPORT
+    if chosen not in TRANSPORTS:
+        raise pytest.UsageError(f"GEMINI_LIVE_TRIO_TRANSPORT={chosen!r}: not one of {TRANSPORTS}")
+    return str(chosen)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen_transport(config)  # a bad value stops the run before any test
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"gemini_live_trio transport: {chosen_transport(config)}"
+
+
+@pytest.fixture(autouse=True)
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The backend sessions use: one that asks for the default gets the chosen one instead.
+
+    It wraps the ``open_websocket`` that ``_connection`` calls, so it also reaches sessions
+    whose ``SessionOptions`` were made at import time; ``SessionOptions(transport=...)``
+    naming a backend other than the default is honoured. The library reads no variable.
+    """
+    chosen = chosen_transport(request.config)
+    if chosen != DEFAULT_TRANSPORT:
+        real = _connection.open_websocket
+
+        def open_websocket(*args: Any, backend: str = DEFAULT_TRANSPORT, **kwargs: Any) -> Any:
+            backend = chosen if backend == DEFAULT_TRANSPORT else backend
+            return real(*args, backend=backend, **kwargs)
+
+        monkeypatch.setattr(_connection, "open_websocket", open_websocket)
+    return chosen
 
 
 def _loopback(host: Any) -> bool:

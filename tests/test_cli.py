@@ -199,6 +199,20 @@ def test_chat_shows_reconnects_in_the_status_line(
     assert re.search(r"session over · 2 turns · \d+ tokens · reconnects: [12]\]", err)
 
 
+def test_chat_goes_on_across_a_go_away(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the second line is typed right after goAway, when the client wants to move to a new
+    # connection: it must be answered in full (the handover waits for the next quiet moment)
+    monkeypatch.setattr(_cli, "TURN_TIMEOUT", 5.0)
+    lines = "Hello, my name is Bob.\nWhat's my name?\n"
+    status, out, err = run(capsys, monkeypatch, "chat", "--scenario", "go-away", stdin=lines)
+    assert status == 0, err
+    assert out.splitlines()[-1] == "gemini> Your name is Bob."
+    assert "the server will close this connection in 5 s (goAway)" in err
+    assert "no answer within" not in err
+
+
 def test_chat_text_answers_from_a_text_only_emulator(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

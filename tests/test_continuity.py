@@ -69,6 +69,7 @@ from gemini_live_trio.testing import (
     Sleep,
     Stall,
     Step,
+    default_model,
     per_connection,
     script,
 )
@@ -1055,3 +1056,34 @@ async def test_connections_that_keep_dying_young_count_as_failed_attempts(
                 pass
     # the first connection, then reconnects until three in a row died young
     assert len(emulator.connections) == 4
+
+
+async def test_a_turn_sent_right_after_goaway_is_answered_in_full(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The user types the next line the moment goAway arrives (a quiet moment, so the
+    handover is starting): the turn must not be cut off by the switch and lost."""
+
+    class GoesAwayAfterEachAnswer:
+        def __init__(self, conn: EmulatorConnection) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        async def reply_to_text(self, text: str) -> None:
+            await self._conn.reply_to_text(text)
+            await self._conn.go_away(5)
+
+    async def behaviour(conn: EmulatorConnection) -> None:
+        await default_model(GoesAwayAfterEachAnswer(conn))  # type: ignore[arg-type]
+
+    emulator = await start_emulator(nursery, behaviour=behaviour)
+    async with open_live_session(MODEL, config=CONFIG, **session_kwargs(emulator)) as session:
+        await session.send_text("my name is Bob")
+        assert await answer(session) == "Nice to meet you, Bob."
+        await until(session, GoAway)
+        await session.send_text("what's my name?")
+        assert await answer(session) == "Your name is Bob."
+        done, _ = await until(session, Reconnected)  # the handover, at the next quiet moment
+    assert done.planned and done.resumed and done.lost == 0

@@ -11,7 +11,7 @@ import math
 import ssl
 import tracemalloc
 import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -29,6 +29,7 @@ from gemini_live_trio import (
     EventsDropped,
     FunctionCall,
     Part,
+    RealtimeInput,
     Reconnected,
     Reconnecting,
     ReconnectPolicy,
@@ -42,7 +43,13 @@ from gemini_live_trio import (
     open_live_session,
     tool,
 )
-from gemini_live_trio._transport import ServerConnection, TransportClosed, WebSocket
+from gemini_live_trio._transport import (
+    ServerConnection,
+    TransportClosed,
+    TrioWebSocket,
+    WebSocket,
+    WebsocketsWebSocket,
+)
 from gemini_live_trio._transport import serve_websocket as serve_raw_websocket
 from gemini_live_trio.testing import (
     ClientGone,
@@ -133,13 +140,15 @@ async def flood(
         flooded.set()
         await default_model(conn)
 
-    real_ping = WebSocket.ping
+    def counting(real_ping: Callable[[WebSocket], Awaitable[None]]) -> Any:
+        async def counting_ping(self: WebSocket) -> None:
+            await real_ping(self)
+            found["client_pings"] += 1
 
-    async def counting_ping(self: WebSocket) -> None:
-        await real_ping(self)
-        found["client_pings"] += 1
+        return counting_ping
 
-    monkeypatch.setattr(WebSocket, "ping", counting_ping)
+    for backend in (TrioWebSocket, WebsocketsWebSocket):
+        monkeypatch.setattr(backend, "ping", counting(backend.ping))
     emulator = await start_emulator(nursery, behaviour=behaviour)
     if trace_memory:
         tracemalloc.start()
@@ -199,12 +208,12 @@ async def test_audio_flood_memory_is_what_max_buffered_audio_says(
     options = SessionOptions(event_buffer=16, max_buffered_audio=max_audio)
     found = await flood(nursery, monkeypatch, frames=600, options=options, trace_memory=True)
     megabytes = found["memory"] / 2**20
-    # 600 unread events hold ~3 MB (PCM, the frame's parsed JSON, objects); the bound
-    # (16 in the channel + 0.25 s = 7 frames of overflow) holds ~0.2 MB
+    # 600 unread events hold ~1.5 MB (PCM and objects: audio-only events keep no parsed JSON);
+    # the bound (16 in the channel + 0.25 s = 7 frames of overflow) holds ~0.1 MB
     if bounded:
-        assert megabytes < 1.0, f"{megabytes:.2f} MiB"
+        assert megabytes < 0.6, f"{megabytes:.2f} MiB"
     else:
-        assert megabytes > 2.0, f"{megabytes:.2f} MiB (the control: nothing dropped)"
+        assert megabytes > 1.1, f"{megabytes:.2f} MiB (the control: nothing dropped)"
 
 
 async def test_non_audio_flood_fails_with_slow_consumer(nursery: trio.Nursery) -> None:
@@ -476,9 +485,12 @@ async def cancel_while_leaving_with_a_full_queue(nursery: trio.Nursery) -> Emula
     async with nothing_leaks(nursery):
         with trio.move_on_after(0.5) as scope:
             async with open_live_session(MODEL, options=options, **session_kwargs(emulator)) as s:
+                chunk = RealtimeInput(
+                    audio=Blob(mime_type="audio/pcm;rate=16000", data=bytes(32_000))
+                )
                 with trio.move_on_after(0.2):
                     while True:  # until the socket and the outgoing channel are full
-                        await s.send_realtime_input(audio=b"\0" * 32_000)
+                        await s.outgoing.send(chunk)  # the writer task's path, not send()'s
             # leaving waits up to close_timeout (30 s) to flush: the outer cancel cuts it short
         assert scope.cancelled_caught
     listening.set()

@@ -489,3 +489,55 @@ def test_event_buffer_default_is_documented() -> None:
     assert options.event_buffer == 512
     assert options.max_buffered_audio == 60.0
     assert math.isfinite(options.connect_timeout)
+
+
+async def test_direct_sends_and_queued_sends_keep_their_order(nursery: trio.Nursery) -> None:
+    """``send()`` writes from the caller's task when nothing is queued; mixing it with the
+    ``outgoing`` channel must never reorder one task's messages."""
+    emulator = await start_emulator(nursery, behaviour=listen_only)
+    texts = [f"m{i}" for i in range(300)]
+    async with open_live_session(MODEL, **session_kwargs(emulator)) as session:
+        for i, text in enumerate(texts):
+            if i % 3 == 0:
+                await session.outgoing.send(RealtimeInput(text=text))
+            else:
+                await session.send_realtime_input(text=text)
+    conn = emulator.connections[0]
+    with trio.fail_after(5):
+        while len(conn.received) < len(texts):  # noqa: ASYNC110 - polling a plain list
+            await trio.sleep(0.01)
+    assert [m.text for m in conn.received] == texts  # type: ignore[attr-defined]
+
+
+async def test_a_direct_send_cancelled_mid_frame_gives_up_the_connection_not_the_data(
+    nursery: trio.Nursery,
+) -> None:
+    """Cancelling a send that may have written half a frame must not corrupt the stream: the
+    connection is dropped (never a 1007 on the server) and the session reconnects."""
+    listening = trio.Event()
+
+    async def deaf_then_listening(conn: EmulatorConnection) -> None:
+        if len(emulator.connections) == 1:
+            await listening.wait()
+        try:
+            while True:
+                await conn.receive()
+        except ClientGone:
+            pass
+
+    emulator = await start_emulator(nursery, behaviour=deaf_then_listening)
+    async with open_live_session(MODEL, **session_kwargs(emulator)) as session:
+        with trio.move_on_after(0.3):
+            while True:  # the socket backs up; the send in progress is then cancelled
+                await session.send_realtime_input(audio=b"\0" * 32_000)
+        reconnected = await collect_turn(
+            session.events, until=lambda e: type(e).__name__ == "Reconnected"
+        )
+        listening.set()
+        await session.send_realtime_input(text="after")
+    first, second = emulator.connections[:2]
+    with trio.fail_after(5):
+        while first.closed_with is None or not second.received:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+    assert first.closed_with[0] == 1006  # dropped, never a half frame followed by more
+    assert reconnected[-1].resumed is False or reconnected[-1].resumed is True

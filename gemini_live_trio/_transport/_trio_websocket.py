@@ -1,4 +1,4 @@
-"""The only module that imports a WebSocket library (trio-websocket).
+"""The trio-websocket backend (client), and the server side the emulator uses.
 
 Client side: :func:`open_websocket` owns the TCP/TLS stream and wraps it with trio-websocket's
 public ``wrap_client_stream``. Owning the stream fixes two trio-websocket 0.12 lifecycle bugs
@@ -7,8 +7,7 @@ upgrade, and a socket left open (ResourceWarning) after a server-initiated close
 
 Sizes, chosen for Live audio:
 
-* ``max_message_size`` 16 MiB: server frames are far smaller (a 40 ms audio frame is ~13 KB of
-  JSON), but a large tool call or grounding block must never kill the session with 1009.
+* ``max_message_size`` 16 MiB (see ``_common.MAX_MESSAGE_SIZE``).
 * ``message_queue_size`` 64: trio-websocket's own buffer between its socket reader and ours.
   Our reader never blocks on the application (see ``_session.py``), so this only absorbs
   scheduling jitter; pings are answered by trio-websocket's reader while it has room.
@@ -17,32 +16,26 @@ Sizes, chosen for Live audio:
 Server side (used by the emulator): :func:`serve_websocket` and :class:`ServerConnection`.
 """
 
-import math
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import trio
 import trio_websocket as tw
 from wsproto.connection import ConnectionState
 from wsproto.events import Event, Pong
 
-from ._exceptions import ConnectError, ConnectTimeout, HandshakeRejected
-
-MAX_MESSAGE_SIZE = 16 * 2**20
-MESSAGE_QUEUE_SIZE = 64
-
-
-class TransportClosed(Exception):
-    """The WebSocket is closed; ``code`` 1006 means no close frame arrived."""
-
-    def __init__(self, code: int, reason: str | None, *, local: bool = False) -> None:
-        super().__init__(code, reason)
-        self.code = code
-        self.reason = reason
-        self.local = local
+from .._exceptions import ConnectError, ConnectTimeout, HandshakeRejected
+from ._common import (
+    MAX_MESSAGE_SIZE,
+    MESSAGE_QUEUE_SIZE,
+    TransportClosed,
+    WebSocket,
+    close_wait,
+    open_stream,
+    parse_target,
+)
 
 
 def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed:
@@ -51,20 +44,15 @@ def _closed(exc: tw.ConnectionClosed, *, local: bool = False) -> TransportClosed
     return TransportClosed(code, reason.reason if reason is not None else None, local=local)
 
 
-class WebSocket:
-    """A connected WebSocket: send and receive whole messages, close, ping."""
+class TrioWebSocket(WebSocket):
+    """A :class:`WebSocket` on a trio-websocket connection (which runs its own reader task)."""
 
-    __slots__ = ("_closed_locally", "_ws", "aborted")
+    __slots__ = ("_closed_locally", "_ws")
 
     def __init__(self, ws: tw.WebSocketConnection) -> None:
+        super().__init__()
         self._ws = ws
         self._closed_locally = False
-        #: Set by :meth:`abort`: leaving ``open_websocket`` skips the close handshake.
-        self.aborted = False
-
-    def abort(self) -> None:
-        """Give up on a dead connection: no close handshake when the block is left."""
-        self.aborted = True
 
     async def send(self, data: str | bytes) -> None:
         try:
@@ -84,7 +72,7 @@ class WebSocket:
             raise _closed(exc, local=self._closed_locally) from None
 
     async def ping(self) -> None:
-        """Send a ping and wait for its pong."""
+        """Send a ping and wait for its pong (trio-websocket's reader task reads it)."""
         try:
             await self._ws.ping()
         except tw.ConnectionClosed as exc:
@@ -127,44 +115,12 @@ async def open_websocket(
     max_message_size: int = MAX_MESSAGE_SIZE,
     message_queue_size: int = MESSAGE_QUEUE_SIZE,
 ) -> AsyncIterator[WebSocket]:
-    """Connect (DNS + TCP + TLS + upgrade within ``connect_timeout``) and yield a WebSocket.
-
-    Leaving the block closes with 1000 (bounded by ``close_timeout``, shielded from outside
-    cancellation) and always frees the socket. ``safe_url`` (credentials redacted) is the only
-    form of the URL that reaches an error message.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    secure = parts.scheme == "wss"
-    port = parts.port or (443 if secure else 80)
-    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if secure and ssl_context is None:
-        ssl_context = ssl.create_default_context()
+    """See :func:`gemini_live_trio._transport.open_websocket`."""
+    target = parse_target(url)
     deadline = trio.current_time() + connect_timeout
-    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream]
-    try:
-        with trio.fail_at(deadline):
-            if secure:
-                assert ssl_context is not None
-                stream = await trio.open_ssl_over_tcp_stream(
-                    host, port, ssl_context=ssl_context, https_compatible=True
-                )
-                try:
-                    await stream.do_handshake()
-                except BaseException:
-                    with trio.CancelScope(shield=True):
-                        await trio.aclose_forcefully(stream)  # never leak the socket
-                    raise
-            else:
-                stream = await trio.open_tcp_stream(host, port)
-    except trio.TooSlowError:
-        raise ConnectTimeout(
-            f"connecting to {safe_url} took longer than {connect_timeout:g} s"
-        ) from None
-    except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
-        detail = exc.__cause__ or exc  # trio wraps TLS failures in an empty BrokenResourceError
-        raise ConnectError(f"could not connect to {safe_url}: {detail}") from None
-
+    stream = await open_stream(
+        target, ssl_context, deadline=deadline, safe_url=safe_url, connect_timeout=connect_timeout
+    )
     wire_headers = [(k.encode(), v.encode()) for k, v in headers]
     try:
         async with trio.open_nursery() as nursery:
@@ -173,28 +129,24 @@ async def open_websocket(
                 ws = await tw.wrap_client_stream(
                     nursery,
                     stream,
-                    host if parts.port is None else f"{host}:{port}",
-                    resource,
+                    target.host_header,
+                    target.resource,
                     extra_headers=wire_headers,
                     message_queue_size=message_queue_size,
                     max_message_size=max_message_size,
                     receive_buffer_size=None,
                 )
-            if ws is not None:
-                _no_pong_after_close(ws)
             if ws is None:
                 nursery.cancel_scope.cancel()
                 raise ConnectTimeout(
                     f"the WebSocket upgrade at {safe_url} took longer than {connect_timeout:g} s"
                 )
-            socket = WebSocket(ws)
-            # Cancelled from outside, trio-websocket's reader is cancelled too and the server's
-            # close reply can never be read: send our close frame, then wait only briefly.
+            _no_pong_after_close(ws)
+            socket = TrioWebSocket(ws)
             try:
                 yield socket
             finally:
-                cancelled = trio.current_effective_deadline() == -math.inf
-                wait = min(close_timeout, 0.05) if cancelled else close_timeout
+                wait = close_wait(close_timeout)
                 with trio.CancelScope(shield=True):
                     if not socket.aborted:
                         with trio.move_on_after(wait):

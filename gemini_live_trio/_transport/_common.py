@@ -1,0 +1,137 @@
+"""What both client backends share: the interface, the close exception, the TCP/TLS stream."""
+
+import math
+import ssl
+from abc import ABC, abstractmethod
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+import trio
+
+from .._exceptions import ConnectError, ConnectTimeout
+
+#: Server frames are far smaller (a 40 ms audio frame is ~13 KB of JSON), but a large tool call
+#: or grounding block must never kill the session with 1009.
+MAX_MESSAGE_SIZE = 16 * 2**20
+#: trio-websocket's buffer between its socket reader and ours (the websockets backend has no
+#: such queue: its ``receive`` reads the socket itself).
+MESSAGE_QUEUE_SIZE = 64
+
+Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+
+
+class TransportClosed(Exception):
+    """The WebSocket is closed; ``code`` 1006 means no close frame arrived."""
+
+    def __init__(self, code: int, reason: str | None, *, local: bool = False) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+        #: We started the close (``aclose`` was called).
+        self.local = local
+
+
+class WebSocket(ABC):
+    """A connected client WebSocket: send and receive whole messages, close, ping.
+
+    Text frames arrive as ``str``, binary frames as ``bytes``; ``send`` picks the frame type the
+    same way. Every method raises :class:`TransportClosed` once the connection is closed.
+    """
+
+    __slots__ = ("aborted",)
+
+    def __init__(self) -> None:
+        #: Set by :meth:`abort`: leaving ``open_websocket`` skips the close handshake.
+        self.aborted = False
+
+    def abort(self) -> None:
+        """Give up on a dead connection: no close handshake when the block is left."""
+        self.aborted = True
+
+    @abstractmethod
+    async def send(self, data: str | bytes) -> None:
+        """Send one message (``str``: a text frame, ``bytes``: a binary frame)."""
+
+    @abstractmethod
+    async def receive(self) -> str | bytes:
+        """The next message."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Send a ping and wait for its pong."""
+
+    @abstractmethod
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close with ``code`` and wait for the server's reply (bound it with a timeout)."""
+
+    @property
+    @abstractmethod
+    def close_code(self) -> int | None:
+        """The close code once closed (1006: no close frame), else ``None``."""
+
+
+class Target(NamedTuple):
+    host: str
+    port: int
+    secure: bool
+    #: Path and query (the query carries ``?key=...``: never put it in a message).
+    resource: str
+    #: The ``Host`` header: the port only when the URL names one.
+    host_header: str
+
+
+def parse_target(url: str) -> Target:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    secure = parts.scheme == "wss"
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    name = f"[{host}]" if ":" in host else host
+    host_header = name if parts.port is None else f"{name}:{port}"
+    return Target(host, port, secure, resource, host_header)
+
+
+async def open_stream(
+    target: Target,
+    ssl_context: ssl.SSLContext | None,
+    *,
+    deadline: float,
+    safe_url: str,
+    connect_timeout: float,
+) -> Stream:
+    """DNS + TCP (+ TLS handshake) before ``deadline``; errors name only ``safe_url``."""
+    stream: Stream
+    try:
+        with trio.fail_at(deadline):
+            if target.secure:
+                if ssl_context is None:
+                    ssl_context = ssl.create_default_context()
+                stream = await trio.open_ssl_over_tcp_stream(
+                    target.host, target.port, ssl_context=ssl_context, https_compatible=True
+                )
+                try:
+                    await stream.do_handshake()
+                except BaseException:
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(stream)  # never leak the socket
+                    raise
+            else:
+                stream = await trio.open_tcp_stream(target.host, target.port)
+    except trio.TooSlowError:
+        raise ConnectTimeout(
+            f"connecting to {safe_url} took longer than {connect_timeout:g} s"
+        ) from None
+    except (OSError, ssl.SSLError, trio.BrokenResourceError) as exc:
+        detail = exc.__cause__ or exc  # trio wraps TLS failures in an empty BrokenResourceError
+        raise ConnectError(f"could not connect to {safe_url}: {detail}") from None
+    return stream
+
+
+def close_wait(close_timeout: float) -> float:
+    """How long leaving the block may wait for the close handshake.
+
+    Cancelled from outside, trio-websocket's reader is cancelled too and the server's close
+    reply can never be read; either way the caller asked to stop, so wait only briefly.
+    """
+    cancelled = trio.current_effective_deadline() == -math.inf
+    return min(close_timeout, 0.05) if cancelled else close_timeout
