@@ -637,6 +637,153 @@ async def test_initial_history_is_learned_not_answered(nursery: trio.Nursery) ->
     assert "".join(model_texts(frames)) == "Your name is Lin."
 
 
+# --------------------------------------------------------------------------- function calls
+
+STOCK = {
+    "name": "get_stock_price",
+    "parametersJsonSchema": {
+        "type": "object",
+        "properties": {"symbol": {"type": "string"}},
+        "required": ["symbol"],
+    },
+}
+WEATHER = {
+    "name": "get_weather",
+    "parameters": {
+        "type": "OBJECT",
+        "properties": {"location": {"type": "STRING"}, "unit": {"type": "STRING"}},
+        "required": ["location"],
+    },
+}
+TEXT_OUT = {"generationConfig": {"responseModalities": ["TEXT"]}}
+
+
+def tools(*declarations: Json) -> Json:
+    return {"tools": [{"functionDeclarations": list(declarations)}]}
+
+
+def tool_response(*answers: tuple[str, str, Any], **extra: Any) -> Json:
+    responses = [
+        {"id": i, "name": name, "response": {"output": output}, **extra}
+        for i, name, output in answers
+    ]
+    return {"toolResponse": {"functionResponses": responses}}
+
+
+async def test_a_text_naming_a_tool_gets_a_call_then_an_answer_with_the_result(
+    nursery: trio.Nursery,
+) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, outputAudioTranscription={}, **tools(STOCK, WEATHER))
+        await send(ws, text_turn("What's Apple's stock price?"))
+        call = await receive(ws)
+        assert call == {
+            "toolCall": {
+                "functionCalls": [
+                    {"id": "fc-1", "name": "get_stock_price", "args": {"symbol": "Apple"}}
+                ]
+            }
+        }
+        await send(ws, tool_response(("fc-1", "get_stock_price", {"price": 178.5})))
+        frames = await turn(ws)
+        # the next call gets the next id
+        await send(ws, {"realtimeInput": {"text": "And the weather in Oslo?"}})
+        (second,) = (await receive(ws))["toolCall"]["functionCalls"]
+    # through the usual path: audio, with the words in the output transcription
+    assert audio_of(frames)
+    answer = "".join(texts_of(frames, "outputTranscription"))
+    assert answer == 'get_stock_price returned {"price": 178.5}.'
+    assert frames[-1]["usageMetadata"]["promptTokenCount"] > 0
+    assert second == {"id": "fc-2", "name": "get_weather", "args": {"location": "Oslo"}}
+
+
+async def test_a_text_naming_no_tool_is_answered_as_usual(nursery: trio.Nursery) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, TEXT_MODEL, **TEXT_OUT, **tools(STOCK, WEATHER))
+        await send(ws, text_turn("my name is Ada"))
+        frames = await turn(ws)
+    assert "".join(model_texts(frames)) == "Nice to meet you, Ada."
+
+
+async def test_two_calls_in_one_frame_and_the_model_waits_for_both(
+    nursery: trio.Nursery,
+) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, TEXT_MODEL, **TEXT_OUT, **tools(STOCK, WEATHER))
+        await send(ws, text_turn("What's the weather in Paris, and how is Microsoft's stock?"))
+        calls = (await receive(ws))["toolCall"]["functionCalls"]
+        assert calls == [
+            {"id": "fc-1", "name": "get_weather", "args": {"location": "Paris"}},
+            {"id": "fc-2", "name": "get_stock_price", "args": {"symbol": "Microsoft"}},
+        ]
+        # one answer, then a user text, then the other: the text waits for the results turn
+        await send(ws, tool_response(("fc-2", "get_stock_price", {"symbol": "MSFT"})))
+        await send(ws, {"realtimeInput": {"text": "hello"}})
+        await send(ws, tool_response(("fc-1", "get_weather", "cloudy")))
+        first = "".join(model_texts(await turn(ws)))
+        second = "".join(model_texts(await turn(ws)))
+    assert first == 'get_weather returned cloudy; get_stock_price returned {"symbol": "MSFT"}.'
+    assert second == "You said: hello"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(("fc-9", "get_stock_price", 1), id="unknown id"),
+        pytest.param(("fc-1", "get_weather", 1), id="wrong name"),
+    ],
+)
+async def test_a_response_to_no_issued_call_closes_1007(
+    nursery: trio.Nursery, answer: tuple[str, str, Any]
+) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, **tools(STOCK, WEATHER))
+        await send(ws, text_turn("Apple stock?"))
+        assert "toolCall" in await receive(ws)
+        await send(ws, tool_response(answer))
+        assert await closed(ws) == (1007, "Request contains an invalid argument.")
+
+
+async def test_an_answered_call_cannot_be_answered_again(nursery: trio.Nursery) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, TEXT_MODEL, **TEXT_OUT, **tools(STOCK))
+        await send(ws, text_turn("The stock of Apple?"))
+        assert "toolCall" in await receive(ws)
+        await send(ws, tool_response(("fc-1", "get_stock_price", 1)))
+        await turn(ws)
+        await send(ws, tool_response(("fc-1", "get_stock_price", 1)))
+        assert await closed(ws) == (1007, "Request contains an invalid argument.")
+
+
+async def test_non_blocking_calls_are_answered_at_once_and_again_with_the_result(
+    nursery: trio.Nursery,
+) -> None:
+    emulator = await started(nursery)
+    async with connect(emulator) as ws:
+        await start(ws, TEXT_MODEL, **TEXT_OUT, **tools({**WEATHER, "behavior": "NON_BLOCKING"}))
+        await send(ws, text_turn("Weather in Rome?"))
+        (call,) = (await receive(ws))["toolCall"]["functionCalls"]
+        assert call["id"] == "fc-1"
+        right_away = "".join(model_texts(await turn(ws)))  # before any response
+        await send(ws, tool_response(("fc-1", "get_weather", "sunny"), scheduling="WHEN_IDLE"))
+        later = "".join(model_texts(await turn(ws)))
+        # a SILENT result is taken without a word: the next turn answers the next text
+        await send(ws, text_turn("and the weather in Bern?"))
+        assert "toolCall" in await receive(ws)
+        await turn(ws)
+        await send(ws, tool_response(("fc-2", "get_weather", "rain"), scheduling="SILENT"))
+        await send(ws, text_turn("thanks"))
+        after_silent = "".join(model_texts(await turn(ws)))
+    assert right_away == "Working on it."
+    assert later == "get_weather returned sunny."
+    assert after_silent == "You said: thanks"
+
+
 # --------------------------------------------------------------------------- scripts and behaviours
 
 

@@ -98,15 +98,17 @@ def test_audio_streaming(results: dict[str, Finished]) -> None:
 
 def test_function_calling(results: dict[str, Finished]) -> None:
     out = finished(results, "function_calling").out
-    assert "[the model calls get_stock_price(symbol='Apple'), id call-1]" in out
+    assert "[the model calls get_stock_price(symbol='Apple'), id fc-1]" in out
     assert "get_stock_price('Apple') returns {'symbol': 'AAPL', 'price': 178.5" in out
     assert "[get_stock_price finished: ok" in out
-    assert "gemini> Here is what I found: symbol AAPL, price 178.5, currency USD." in out
-    # two calls in one toolCall, run concurrently, both used in the answer
-    assert "get_weather(location='Paris')" in out
-    assert "get_stock_price(symbol='Microsoft')" in out
+    stock = '{"symbol": "AAPL", "price": 178.5, "currency": "USD"}'
+    assert f"gemini> get_stock_price returned {stock}." in out
+    # two calls in one toolCall, run concurrently, both used in the answer (in call order)
+    assert "get_weather(location='Paris'), id fc-2]" in out
+    assert "get_stock_price(symbol='Microsoft'), id fc-3]" in out
     last = out.strip().splitlines()[-1]
-    assert "MSFT" in last and "location Paris, temperature 18" in last
+    assert last.startswith('gemini> get_weather returned {"location": "Paris", "temperature": 18')
+    assert '; get_stock_price returned {"symbol": "MSFT"' in last
 
 
 def test_session_resumption(results: dict[str, Finished]) -> None:

@@ -6,13 +6,20 @@ chunks when enabled, ``generationComplete``, then ``turnComplete`` with ``usageM
 frame. When the client asked for resumption updates, one with ``resumable: false`` (and no
 handle) comes before the first output, as the real service sends during generation, and a
 resumable one with a fresh handle follows ``turnComplete``.
+
+Function tools: a user text that names a topic word of a declared function's name (``stock``
+or ``price`` for ``get_stock_price``; filler such as ``get`` or ``the`` does not count) gets a
+call to it, each required argument being the proper noun nearest that word (see
+:func:`choose_calls`); the turn after the results mentions each one (:func:`results_answer`).
 """
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._content import Blob, Content, ModalityTokenCount, Part, Transcription
+from .._config import FunctionDeclaration
+from .._content import Blob, Content, FunctionResponse, ModalityTokenCount, Part, Transcription
 from .._events import ServerContent, UsageMetadata
 from ._audio import OUTPUT_RATE, duration_ms, tone_pcm
 
@@ -31,6 +38,15 @@ CHARACTERS_PER_TOKEN = 4
 _MY_NAME_IS = re.compile(r"\bmy name is\s+([^\W\d_][\w'-]*)", re.IGNORECASE)
 _WHATS_MY_NAME = re.compile(r"\bwhat(?:'s|\u2019s|\s+is)\s+my\s+name\b", re.IGNORECASE)
 _WORD = re.compile(r"\S+\s*")
+#: Words of a function name that say nothing about its topic.
+_FILLER = frozenset(
+    "get set fetch find lookup look current the and for from with into list make".split()
+)
+_NAME_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_PROPER_NOUN = re.compile(r"\b([A-Z][A-Za-z]+)(?:'s|\u2019s)?\b")
+_SENTENCE_END = re.compile(r"[.!?]\s*$")
+#: What the model says at once when every call it made is NON_BLOCKING.
+WORKING_ON_IT = "Working on it."
 
 
 def answer_for(text: str, memory: dict[str, Any]) -> str:
@@ -43,6 +59,64 @@ def answer_for(text: str, memory: dict[str, Any]) -> str:
         name = memory.get("name")
         return f"Your name is {name}." if name else "I don't know your name yet."
     return f"You said: {text}"
+
+
+def topic_words(name: str) -> list[str]:
+    """The words of a function name (snake_case or camelCase) that name its topic."""
+    found = (w.lower() for w in _NAME_WORD.findall(name))
+    return [w for w in found if len(w) >= 3 and w not in _FILLER]
+
+
+def choose_calls(
+    text: str, declarations: Iterable[FunctionDeclaration]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``(name, args)`` of each declared function that ``text`` names, in the text's order.
+
+    A function is named when a word of the text starts with one of its :func:`topic_words`.
+    Each required parameter gets the proper noun nearest that word (a capitalised word not
+    starting a sentence), or the whole text when there is none.
+    """
+    nouns = [
+        m
+        for m in _PROPER_NOUN.finditer(text)
+        if m.start() > 0 and not _SENTENCE_END.search(text[: m.start()])
+    ]
+    chosen: dict[str, tuple[int, dict[str, Any]]] = {}
+    for declaration in declarations:
+        places = [
+            found.start()
+            for word in topic_words(declaration.name)
+            if (found := re.search(rf"\b{re.escape(word)}", text, re.IGNORECASE))
+        ]
+        if not places or declaration.name in chosen:
+            continue
+        where = min(places)
+        schema = declaration.parameters_json_schema or declaration.parameters or {}
+        required = [p for p in schema.get("required", ()) if isinstance(p, str)]
+        if nouns:
+            value = min(nouns, key=lambda m: abs(m.start() - where)).group(1)
+        else:
+            value = text.strip()
+        chosen[declaration.name] = (where, dict.fromkeys(required, value))
+    return [(name, args) for name, (_, args) in sorted(chosen.items(), key=lambda i: i[1][0])]
+
+
+def results_answer(responses: Sequence[FunctionResponse]) -> str:
+    """The answer that uses function results: ``"get_x returned {...}; get_y failed: ..."``."""
+    pieces = []
+    for response in responses:
+        body = dict(response.response or {})
+        if "error" in body:
+            pieces.append(f"{response.name} failed: {_shown(body['error'])}")
+        else:
+            pieces.append(f"{response.name} returned {_shown(body.get('output', body))}")
+    return "; ".join(pieces) + "." if pieces else "Done."
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def words(text: str) -> list[str]:
@@ -60,6 +134,14 @@ def audio_tokens(ms: int) -> int:
 
 async def reply_to_text(conn: "EmulatorConnection", text: str) -> None:
     await speak(conn, answer_for(text, conn.memory), prompt={"TEXT": text_tokens(text)})
+
+
+async def reply_with_results(
+    conn: "EmulatorConnection", responses: Sequence[FunctionResponse]
+) -> None:
+    """Answer function results with a turn that mentions each one (they count as prompt)."""
+    heard = json.dumps([r.response for r in responses], default=str)
+    await speak(conn, results_answer(responses), prompt={"TEXT": text_tokens(heard)})
 
 
 async def reply_to_audio(conn: "EmulatorConnection", pcm: bytes, rate: int) -> None:
