@@ -4,6 +4,7 @@ Imports of ``gemini_live_trio`` happen inside the functions, so the worker can b
 ``fast`` extra (orjson, pybase64) first and measure the default install in the same venv.
 """
 
+import os
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -97,11 +98,14 @@ async def open_ours(port: int, *, tool_mode: str = "manual") -> AsyncIterator[Ou
         ]
     else:
         tools = [get_weather]
+    transport = os.environ.get("GEMINI_LIVE_TRIO_TRANSPORT")  # the bench's --transport
+    options = glt.SessionOptions(transport=transport) if transport else None
     async with glt.open_live_session(
         common.MODEL,
         api_key="bench-key",
         base_url=f"ws://127.0.0.1:{port}",
         tools=tools,
+        options=options,
     ) as session:
         yield OursAdapter(session, manual_tools=manual)
 

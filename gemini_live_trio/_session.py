@@ -293,23 +293,33 @@ class LiveSession:
         ``audio`` bytes are 16 kHz mono s16le PCM (``audio/pcm;rate=16000``); pass a
         :class:`Blob` for another rate. ``video`` bytes are one JPEG frame.
         """
-        given = [
-            name
-            for name, value in (
-                ("audio", audio),
-                ("video", video),
-                ("text", text),
-                ("activity_start", activity_start or None),
-                ("activity_end", activity_end or None),
-                ("audio_stream_end", audio_stream_end or None),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            raise UsageError(
-                "send_realtime_input takes exactly one argument per call, got "
-                + (", ".join(given) or "none")
-            )
+        if (
+            audio is not None
+            and video is None
+            and text is None
+            and not (activity_start or activity_end or audio_stream_end)
+        ):  # the hot path: one audio chunk, checked without building anything
+            if type(audio) is bytes:
+                await self.send(ev.RealtimeInput(audio=Blob(mime_type=AUDIO_MIME, data=audio)))
+                return
+        else:
+            given = [
+                name
+                for name, value in (
+                    ("audio", audio),
+                    ("video", video),
+                    ("text", text),
+                    ("activity_start", activity_start or None),
+                    ("activity_end", activity_end or None),
+                    ("audio_stream_end", audio_stream_end or None),
+                )
+                if value is not None
+            ]
+            if len(given) != 1:
+                raise UsageError(
+                    "send_realtime_input takes exactly one argument per call, got "
+                    + (", ".join(given) or "none")
+                )
         manual = self.config.manual_activity()
         if (activity_start or activity_end) and not manual:
             raise UsageError(

@@ -363,6 +363,21 @@ def decode_server_frame(data: str | bytes) -> list[ev.ServerEvent]:
 
 def encode_client_message(message: ev.ClientMessage) -> dict[str, Any]:
     """A client message as its JSON object (canonical camelCase)."""
+    if (
+        type(message) is ev.RealtimeInput
+        and message.audio is not None
+        and message.video is None
+        and message.text is None
+        and message.activity_start is None
+        and message.activity_end is None
+        and message.audio_stream_end is None
+        and message.media_chunks is None
+    ):
+        # the upstream hot path: an audio chunk (the server takes one field per message)
+        blob = message.audio
+        return {
+            "realtimeInput": {"audio": {"mimeType": blob.mime_type, "data": encode_b64(blob.data)}}
+        }
     return {_KEY_OF[type(message)]: _unstructure(message)}
 
 
