@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import trio
 
 from . import common
@@ -98,8 +99,12 @@ async def open_ours(port: int, *, tool_mode: str = "manual") -> AsyncIterator[Ou
         ]
     else:
         tools = [get_weather]
-    transport = os.environ.get("GEMINI_LIVE_TRIO_TRANSPORT")  # the bench's --transport
-    options = glt.SessionOptions(transport=transport) if transport else None
+    # The bench floods minutes of audio at once: keep it all (the default drops unread audio
+    # beyond 60 s, which is right for a voice agent and wrong for counting frames).
+    options = glt.SessionOptions(max_buffered_audio=3600.0)
+    transport = os.environ.get("GEMINI_LIVE_TRIO_TRANSPORT")  # compare transports
+    if transport:
+        options = attrs.evolve(options, transport=transport)
     async with glt.open_live_session(
         common.MODEL,
         api_key="bench-key",

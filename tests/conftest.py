@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import trio
 
-from gemini_live_trio import _connection
+from gemini_live_trio import _transport
 from gemini_live_trio._transport import DEFAULT_TRANSPORT, TRANSPORTS
 from gemini_live_trio.testing import Emulator, serve_emulator
 
@@ -72,13 +72,13 @@ def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """
     chosen = chosen_transport(request.config)
     if chosen != DEFAULT_TRANSPORT:
-        real = _connection.open_websocket
+        real = _transport.open_websocket
 
         def open_websocket(*args: Any, backend: str = DEFAULT_TRANSPORT, **kwargs: Any) -> Any:
             backend = chosen if backend == DEFAULT_TRANSPORT else backend
             return real(*args, backend=backend, **kwargs)
 
-        monkeypatch.setattr(_connection, "open_websocket", open_websocket)
+        monkeypatch.setattr("gemini_live_trio._connection.open_websocket", open_websocket)
     return chosen
 
 

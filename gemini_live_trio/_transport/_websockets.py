@@ -21,13 +21,15 @@ is the reader:
 * **closing**: a close frame from the server ends ``receive`` with its code and reason (after
   the messages before it); EOF without one is 1006; a message over ``max_message_size`` makes
   the client close with 1009 and ``receive`` raise 1009. ``aclose`` sends our close frame,
-  reads until the server's close frame or EOF (the caller bounds it) and closes the stream.
+  reads until the server's close frame or EOF (the caller bounds it) and closes the stream;
+  from then on ``receive`` raises (``local=True``), as trio-websocket's does.
 
 No compression extension is offered (permessage-deflate would cost CPU on every audio frame).
 The protocol's DEBUG logging is off for good: it would log the request line and headers, which
 carry the credential.
 """
 
+import contextlib
 import logging
 import ssl
 from collections import deque
@@ -36,7 +38,7 @@ from contextlib import asynccontextmanager
 
 import trio
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHeaderValue, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidHeaderValue, InvalidStatus, InvalidURI, PayloadTooBig
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import Event, State
@@ -91,6 +93,7 @@ class WebsocketsWebSocket(WebSocket):
         "_closed_locally",
         "_eof",
         "_fragments",
+        "_max_size",
         "_messages",
         "_pending",
         "_ping_count",
@@ -103,10 +106,11 @@ class WebsocketsWebSocket(WebSocket):
         "_stream",
     )
 
-    def __init__(self, stream: Stream, protocol: ClientProtocol) -> None:
+    def __init__(self, stream: Stream, protocol: ClientProtocol, max_size: int) -> None:
         super().__init__()
         self._stream = stream
         self._protocol = protocol
+        self._max_size = max_size
         #: Whole messages parsed but not yet returned by ``receive``.
         self._messages: deque[str | bytes] = deque()
         self._fragments: list[Frame] = []
@@ -134,6 +138,8 @@ class WebsocketsWebSocket(WebSocket):
             if self._closed is not None or self._closed_locally:
                 raise self._closed_exc()
             await self._pump()
+        if self._closed_locally:  # as trio-websocket: after our close, nothing more
+            raise self._closed_exc()
         # Already parsed: no checkpoint here, the next read has one (at most one chunk's
         # worth of messages is returned in a row without one).
         return messages.popleft()
@@ -177,7 +183,10 @@ class WebsocketsWebSocket(WebSocket):
                 sent = protocol.close_sent
                 if isinstance(exc, EOFError) or sent is None:
                     self._closed = (1006, None)
-                else:  # the protocol failed the connection: 1002, 1007, 1009 ...
+                elif isinstance(exc, PayloadTooBig):  # trio-websocket's words
+                    limit = self._max_size
+                    self._closed = (1009, f"Exceeded maximum message size: {limit} bytes")
+                else:  # the protocol failed the connection: 1002, 1007 ...
                     self._closed = (sent.code, sent.reason or None)
             elif self._eof:
                 self._closed = (1006, None)
@@ -287,18 +296,18 @@ class WebsocketsWebSocket(WebSocket):
 
     async def ping(self) -> None:
         """Send a ping and wait for its pong, reading the socket unless another task is."""
-        self._ping_count += 1
+        self._ping_count = (self._ping_count + 1) & 0xFFFFFFFF
         payload = self._ping_count.to_bytes(4, "big")
-        await self._acquire_send()
+        self._pings[payload] = None
         try:
-            if self._protocol.state is not _OPEN or self._broken:
-                raise self._closed_exc()
-            self._pings[payload] = None
-            self._protocol.send_ping(payload)
-            await self._write_pending()
-        finally:
-            self._release_send()
-        try:
+            await self._acquire_send()
+            try:
+                if self._protocol.state is not _OPEN or self._broken:
+                    raise self._closed_exc()
+                self._protocol.send_ping(payload)
+                await self._write_pending()
+            finally:
+                self._release_send()
             while payload in self._pings:
                 if self._closed is not None:
                     raise self._closed_exc()
@@ -384,11 +393,10 @@ async def _upgrade(
                 raise ConnectError(f"WebSocket handshake with {safe_url} failed: {failure}")
             if events:
                 assert isinstance(events[0], Response)
-                socket = WebsocketsWebSocket(stream, protocol)
+                socket = WebsocketsWebSocket(stream, protocol, max_message_size)
                 socket._handle(events[1:])  # frames that came with the response
-                out = protocol.data_to_send()
-                if out:
-                    socket._pending.extend(out)
+                with contextlib.suppress(TransportClosed):  # then receive() raises it
+                    await socket._write_pending()  # the pongs they asked for
                 return socket
             if not data:  # pragma: no cover - the protocol reports EOF as handshake_exc
                 raise ConnectError(f"{safe_url} closed the connection during the upgrade")
