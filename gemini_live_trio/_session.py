@@ -7,15 +7,17 @@ Tasks (all in the session's nursery; none outlives it):
   while the old connection still works) or after a reconnectable close (with backoff);
 * the **writer** sends ``session.outgoing`` messages on whichever connection is active,
   recording each in the replay buffer (``_replay.py``) so a new connection gets what the old
-  one may not have consumed, before any new traffic;
+  one may not have consumed, before any new traffic (``send_*`` write from the caller's task
+  instead when the writer is idle: one task switch less per audio chunk);
 * the **pump** feeds ``session.events`` without ever blocking a reader (``_delivery.py``);
 * the **tool dispatcher** runs registered handlers (``_tools.py``).
 
 ``session.events``, ``session.outgoing`` and the ``send_*`` helpers stay the same objects for
 the whole conversation. When the session ends on its own, the events channel closes after the
 last event (``async for`` stops) and the reason is raised from the ``async with`` (and from
-any later ``send_*``). Leaving the ``async with`` sends what is already queued (up to
-``close_timeout``), closes with 1000, and cancels every task, also when cancelled from outside.
+any later ``send_*``); a body that does not read events is cancelled so that it gets the
+error too. Leaving the ``async with`` sends what is already queued (up to ``close_timeout``),
+closes with 1000, and cancels every task, also when cancelled from outside.
 """
 
 import logging
@@ -825,6 +827,8 @@ def _collapse(group: BaseExceptionGroup[Any]) -> BaseException:
         return non_cancel[0]
     if not non_cancel:
         return leaves[0]
+    if len(group.exceptions) == 1:
+        return group.exceptions[0]  # the body's own exception group: the user's, unchanged
     error = InternalError(
         "several errors at once (please report this): "
         + "; ".join(f"{type(e).__name__}: {e}" for e in non_cancel)

@@ -543,3 +543,17 @@ async def test_a_direct_send_cancelled_mid_frame_gives_up_the_connection_not_the
             await trio.sleep(0.01)
     assert first.closed_with[0] == 1006  # dropped, never a half frame followed by more
     assert reconnected[-1].resumed is False or reconnected[-1].resumed is True
+
+
+async def test_the_bodys_own_exception_group_comes_out_unchanged(emulator: Emulator) -> None:
+    """Two failures in the user's own nursery are the user's group, not an InternalError."""
+
+    async def fail(message: str) -> None:
+        raise ValueError(message)
+
+    with pytest.raises(ExceptionGroup) as caught:
+        async with open_live_session(MODEL, **session_kwargs(emulator)):
+            async with trio.open_nursery() as mine:
+                mine.start_soon(fail, "a")
+                mine.start_soon(fail, "b")
+    assert sorted(str(e) for e in caught.value.exceptions) == ["a", "b"]
