@@ -7,6 +7,7 @@ when the session closed it on purpose).
 """
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,8 @@ class Connection:
     #: ``trio.current_time()`` when setupComplete arrived.
     opened_at: float = attrs.Factory(trio.current_time)
     close_requested: trio.Event = attrs.Factory(trio.Event)
+    #: ``trio.current_time()`` when the write in progress began (None: no write in progress).
+    sending_since: float | None = None
     #: The credential, so that a close reason echoing it is redacted.
     secret: Secret | None = None
 
@@ -52,6 +55,15 @@ class Connection:
         left = event.time_left.total_seconds() if event.time_left is not None else 0.0
         self.go_away_deadline = trio.current_time() + left
         self.go_away_received.set()
+
+    def give_up(self, why: str) -> None:
+        """Treat the connection as dead (1006): no more writes, no close handshake; its stream
+        is closed, which also wakes a write stuck on it."""
+        if self.error is None:
+            self.error = ConnectionLost(1006, why)
+            logger.info("connection %d: %s", self.number, why)
+        self.socket.abort()
+        self.scope.cancel()
 
     async def retire(self, grace: float) -> None:
         """Close politely with 1000 (waiting at most ``grace`` s) and wait for the task to end."""
@@ -76,6 +88,7 @@ async def run_connection(
     setup_timeout: float,
     close_timeout: float,
     keepalive: tuple[float, float] | None,
+    send_timeout: float | None = None,
     transport: str = DEFAULT_TRANSPORT,
     task_status: trio.TaskStatus[Connection],
 ) -> None:
@@ -115,8 +128,8 @@ async def run_connection(
             task_status.started(connection)
             with connection.scope:
                 async with trio.open_nursery() as nursery:
-                    if keepalive is not None:
-                        nursery.start_soon(_keepalive, connection, *keepalive)
+                    if keepalive is not None or send_timeout is not None:
+                        nursery.start_soon(_watchdog, connection, keepalive, send_timeout)
                     nursery.start_soon(_close_when_asked, connection, nursery.cancel_scope)
                     await _read(connection, on_frame)
                     if not connection.retiring:
@@ -155,20 +168,37 @@ async def _close_when_asked(connection: Connection, scope: trio.CancelScope) -> 
     scope.cancel()
 
 
-async def _keepalive(connection: Connection, interval: float, patience: float) -> None:
-    """Ping every ``interval``; no pong within ``patience`` s ends the connection as 1006."""
+async def _watchdog(
+    connection: Connection, keepalive: tuple[float, float] | None, send_timeout: float | None
+) -> None:
+    """Two liveness checks in one task (so the per-frame send path needs no timer of its own):
+
+    * keepalive: ping every ``interval``; no pong within ``patience`` s -> dead;
+    * a write that has not finished ``send_timeout`` s after it began -> dead (noticed within
+      ``send_timeout`` to twice that).
+
+    A dead connection ends as 1006: no close handshake, its stream is closed (which also wakes
+    a write stuck on it) and the session reconnects.
+    """
+    interval = keepalive[0] if keepalive is not None else math.inf
+    tick = min(interval, send_timeout or math.inf)
+    next_ping = trio.current_time() + interval
     while True:
-        await trio.sleep(interval)
+        await trio.sleep(tick)
+        since = connection.sending_since
+        if send_timeout is not None and since is not None:
+            if trio.current_time() - since >= send_timeout:
+                connection.give_up(f"a frame could not be written within {send_timeout:g} s")
+                return
+        if keepalive is None or trio.current_time() < next_ping:
+            continue
+        patience = keepalive[1]
         with trio.move_on_after(patience) as waiting:
             try:
                 await connection.socket.ping()
             except TransportClosed:
                 return  # the reader reports the close
         if waiting.cancelled_caught:
-            connection.error = ConnectionLost(
-                1006, f"keepalive: no pong within {patience:g} s, the connection is dead"
-            )
-            logger.info("connection %d: %s", connection.number, connection.error)
-            connection.socket.abort()
-            connection.scope.cancel()
+            connection.give_up(f"keepalive: no pong within {patience:g} s, the connection is dead")
             return
+        next_ping = trio.current_time() + interval

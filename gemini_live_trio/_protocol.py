@@ -132,7 +132,11 @@ class LiveProtocol:
                 f"malformed frame from the server: {exc}", preview=preview(data)
             ) from None
         for event in events:
-            if isinstance(event, ev.SetupComplete):
+            kind = type(event)
+            if kind is ev.ServerContent:
+                continue  # the per-frame case: nothing to track
+            if kind is ev.SetupComplete:
+                assert isinstance(event, ev.SetupComplete)
                 if self.state is State.SETTING_UP:
                     self.state = State.OPEN
                 self.session_id = event.session_id or self.session_id

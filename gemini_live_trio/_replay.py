@@ -37,7 +37,8 @@ class _Sent:
     size: int
 
 
-def _is_realtime(message: ev.ClientMessage) -> bool:
+def is_realtime(message: ev.ClientMessage) -> bool:
+    """Streamed input (audio, video, activity signals), as opposed to a turn or tool answer."""
     return isinstance(message, ev.RealtimeInput) and message.text is None
 
 
@@ -73,15 +74,16 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return len(self._sent)
 
-    def record(self, connection: int, index: int, message: ev.ClientMessage) -> None:
-        """The writer is about to put ``message`` on the wire as ``index`` of ``connection``."""
+    def record(self, connection: int, index: int, message: ev.ClientMessage) -> bool:
+        """The writer is about to put ``message`` on the wire as ``index`` of ``connection``.
+        Returns whether it is realtime input (the writer needs to know too)."""
         self._seq += 1
-        self._sent.append(
-            _Sent(self._seq, connection, index, message, _is_realtime(message), _size(message))
-        )
+        realtime = is_realtime(message)
+        self._sent.append(_Sent(self._seq, connection, index, message, realtime, _size(message)))
         if len(self._sent) > MAX_REMEMBERED:
             self._sent.popleft()
             self._forgotten += 1
+        return realtime
 
     def model_output(self) -> None:
         """The model produced output: every text turn sent so far is being answered."""

@@ -37,12 +37,12 @@ from ._config import LiveConfig, SessionResumptionConfig, Tool
 from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
 from ._delivery import EventDelivery
-from ._exceptions import ConfigError, ConnectionLost, GeminiLiveError, InternalError, UsageError
+from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
 from ._metrics import MetricsRecorder, SessionStats
 from ._models import TextInput, text_input_for
 from ._protocol import preview
 from ._recording import Recording
-from ._replay import ReplayBuffer
+from ._replay import ReplayBuffer, is_realtime
 from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
 from ._transport import DEFAULT_TRANSPORT, TRANSPORTS, TransportClosed
 from ._wire import dumps, encode_client_message
@@ -72,7 +72,8 @@ class SessionOptions:
     event_buffer: int = 512
     #: Slots of ``session.outgoing``; a full channel makes ``send_*`` wait (backpressure).
     outgoing_buffer: int = 64
-    #: A frame that cannot be written within this time means the connection is dead.
+    #: A frame that cannot be written within this time means the connection is dead
+    #: (checked by the connection's watchdog: noticed within one to two times this).
     send_timeout: float = 10.0
     #: Seconds of unread 24 kHz audio kept beyond ``event_buffer`` before the oldest is dropped.
     max_buffered_audio: float = 60.0
@@ -512,6 +513,7 @@ class LiveSession:
             setup_timeout=self.options.setup_timeout,
             close_timeout=self.options.close_timeout,
             keepalive=keepalive,
+            send_timeout=self.options.send_timeout,
             transport=self.options.transport,
         )
         try:
@@ -637,9 +639,7 @@ class LiveSession:
             replayed += 1
         # a fresh connection: nothing is in progress on it until the model says so
         self._turn_open = False
-        self._handle_fresh = self._handle is not None and all(
-            _is_realtime(m) for m in plan.messages
-        )
+        self._handle_fresh = self._handle is not None and all(is_realtime(m) for m in plan.messages)
         self._activate(new)
         return replayed, plan.lost
 
@@ -686,38 +686,28 @@ class LiveSession:
             logger.warning("could not send %s: %s", type(message).__name__, exc)
             self._deliver(ev.SendFailed(message=message, error=str(exc)))
             return
-        self._replay.record(connection.number, connection.protocol.client_messages, message)
-        if not _is_realtime(message):
-            self._handle_fresh = False
+        if not self._replay.record(connection.number, connection.protocol.client_messages, message):
+            self._handle_fresh = False  # a turn or tool answer the newest handle does not hold
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("send %s", preview(frame))
         if self._recording is not None:
             self._recording.write("client", connection.number, frame)
-        # A frame is written whole or the connection is given up: a write cut short (by a
-        # cancellation from outside, or by send_timeout on a stalled socket) may have left half
-        # a frame on the wire, which would corrupt every later frame. The message is already in
-        # the replay buffer, so the next connection gets it.
-        with trio.move_on_after(self.options.send_timeout) as writing:
-            try:
-                await connection.socket.send(frame)
-            except TransportClosed:
-                pass  # recorded: replayed on the next connection
-            except BaseException:
-                self._give_up(connection, "a send was cancelled part-way through a frame")
-                raise
-        if writing.cancelled_caught:
-            self._give_up(
-                connection, f"a frame could not be written within {self.options.send_timeout:g} s"
-            )
+        # A frame is written whole or the connection is given up: a write cut short by a
+        # cancellation from outside may have left half a frame on the wire, which would corrupt
+        # every later frame. The message is already in the replay buffer, so the next
+        # connection gets it. A write that stalls is ended by the connection's watchdog after
+        # send_timeout (a timer per frame would cost more than the rest of this path).
+        connection.sending_since = trio.current_time()
+        try:
+            await connection.socket.send(frame)
+        except TransportClosed:
+            pass  # recorded: replayed on the next connection
+        except BaseException:
+            connection.give_up("a send was cancelled part-way through a frame")
+            raise
+        finally:
+            connection.sending_since = None
         self._metrics.sent(message, trio.current_time())
-
-    def _give_up(self, connection: Connection, why: str) -> None:
-        """Treat ``connection`` as dead (1006): no more writes, no close handshake."""
-        if connection.error is None:
-            connection.error = ConnectionLost(1006, why)
-            logger.info("connection %d: %s", connection.number, why)
-        connection.socket.abort()
-        connection.scope.cancel()
 
     def _stale(self, message: ev.ToolResponse, connection: Connection) -> bool:
         """True when every call this response answers came on an earlier connection."""
@@ -785,10 +775,6 @@ class LiveSession:
                 "read session.events faster or raise SessionOptions.max_pending_events"
             )
             self._cancel_scope.cancel()
-
-
-def _is_realtime(message: ev.ClientMessage) -> bool:
-    return isinstance(message, ev.RealtimeInput) and message.text is None
 
 
 async def _cancel_body_when_failed(session: LiveSession, scope: trio.CancelScope) -> None:
