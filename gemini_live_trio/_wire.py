@@ -307,15 +307,19 @@ def loads(data: str | bytes) -> Any:
 
 
 def _audio_fast_path(value: Any) -> ev.ServerContent | None:
-    """The most common frame by far, ``{"serverContent": {"modelTurn": {"parts": [{"inlineData":
-    {"mimeType": ..., "data": ...}}]}}}``, built directly (3-4x cheaper than the generic path).
+    """The most common frame by far, ``{"serverContent": {"modelTurn": {"role": "model",
+    "parts": [{"inlineData": {"mimeType": ..., "data": ...}}]}}}`` (``role`` optional), built
+    directly (3-4x cheaper than the generic path).
     Anything else, or any extra key, returns ``None`` and takes the generic path. Such an event
     has nothing unknown to keep, so its ``raw`` stays ``None`` (which also keeps queued audio
     small)."""
     if type(value) is not dict or len(value) != 1:
         return None
     turn = value.get("modelTurn")
-    if type(turn) is not dict or len(turn) != 1:
+    if type(turn) is not dict:
+        return None
+    role = turn.get("role")
+    if len(turn) != (1 if role is None else 2) or (role is not None and type(role) is not str):
         return None
     parts = turn.get("parts")
     if type(parts) is not list or not parts:
@@ -332,7 +336,7 @@ def _audio_fast_path(value: Any) -> ev.ServerContent | None:
         if type(mime) is not str or type(data) is not str:
             return None
         built.append(_Part(inline_data=_Blob(mime_type=mime, data=decode_b64(data))))
-    return ev.ServerContent(model_turn=_Content(parts=tuple(built)))
+    return ev.ServerContent(model_turn=_Content(role=role, parts=tuple(built)))
 
 
 def decode_server_frame(data: str | bytes) -> list[ev.ServerEvent]:

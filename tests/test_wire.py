@@ -2088,3 +2088,35 @@ def test_fuzz_server_role_truncated_and_mutated_frames(message: Any, data: st.Da
     _server_receives(json.dumps(_replace(frame, path, data.draw(json_values, label="new"))))
     if path:
         _server_receives(json.dumps(_replace(frame, path, None, delete=True)))
+
+
+_AUDIO_PART = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAECAw=="}}
+
+
+@pytest.mark.parametrize(
+    ("turn", "fast"),
+    [
+        ({"parts": [_AUDIO_PART]}, True),
+        ({"role": "model", "parts": [_AUDIO_PART]}, True),  # as the service sends it
+        ({"parts": [_AUDIO_PART, _AUDIO_PART], "role": "model"}, True),
+        ({"role": None, "parts": [_AUDIO_PART]}, False),
+        ({"role": 7, "parts": [_AUDIO_PART]}, False),
+        ({"role": "model", "parts": [_AUDIO_PART], "extra": 1}, False),
+        ({"role": "model", "parts": [{"text": "hi"}]}, False),
+        ({"role": "model", "parts": []}, False),
+    ],
+)
+def test_audio_fast_path_gives_the_generic_result(turn: dict[str, Any], fast: bool) -> None:
+    frame = json.dumps({"serverContent": {"modelTurn": turn}})
+    assert (w._audio_fast_path({"modelTurn": turn}) is not None) is fast
+    try:
+        generic: Any = w.converter.structure({"modelTurn": turn}, ev.ServerContent)
+    except w.WireError as exc:  # the generic path rejects it: so must decode_server_frame
+        with pytest.raises(w.WireError):
+            w.decode_server_frame(frame)
+        assert not fast, exc
+        return
+    event = one(frame)
+    assert event == generic
+    # only the fast path leaves raw empty (it has nothing unknown to keep)
+    assert (event.raw is None) is fast
