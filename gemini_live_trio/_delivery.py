@@ -1,13 +1,18 @@
-"""Handing events to the application without ever making the socket reader wait.
+"""``session.events``: a receive channel the socket reader fills without ever waiting.
 
-``session.events`` is a memory channel with ``event_buffer`` slots (default 512, about 20 s of
-40 ms audio frames). When it is full, events go to an overflow queue, in order, and a pump
-task moves them into the channel as the application reads. If the audio waiting in the
-overflow exceeds ``max_buffered_audio`` seconds (default 60), the oldest audio-only
-``ServerContent`` events are dropped (stale audio is useless for real-time playback) and an
-:class:`EventsDropped` event says how many. Nothing else is ever dropped: past
-``max_pending_events`` (10,000) unread non-audio events, :meth:`deliver` reports overflow and
-the session fails with :class:`SlowConsumer`.
+Events wait in two ordered queues. The first ``event_buffer`` (default 512, about 20 s of 40 ms
+audio frames) are never dropped; later ones wait in an overflow queue. If the audio waiting in
+the overflow exceeds ``max_buffered_audio`` seconds (default 60), the oldest audio-only
+``ServerContent`` events there are dropped (stale audio is useless for real-time playback) and
+an :class:`EventsDropped` event, in their place, says how many. Nothing else is ever dropped:
+past ``max_pending_events`` (10,000) unread events in the overflow, :meth:`deliver` reports it
+and the session fails with :class:`SlowConsumer`.
+
+Why not a ``trio`` memory channel: its ``receive`` yields to the scheduler on every event, and
+a full channel needed a pump task between the overflow and the channel. Here ``receive``
+checks for cancellation every time (a cancelled reader never gets an event) but yields to the
+scheduler only when it has to wait or once every :data:`YIELD_EVERY` events in a row, so a
+burst of frames read from one socket chunk costs one task switch, not one per frame.
 """
 
 import collections
@@ -20,6 +25,8 @@ from . import _events as ev
 logger = logging.getLogger("gemini_live_trio")
 
 _OUTPUT_BYTES_PER_SECOND = 48_000  # 24 kHz s16le mono
+#: Events returned in a row without waiting before ``receive`` gives other tasks a turn.
+YIELD_EVERY = 16
 
 
 def audio_only_size(event: ev.ServerEvent) -> int:
@@ -43,44 +50,50 @@ def audio_only_size(event: ev.ServerEvent) -> int:
     return size
 
 
-class EventDelivery:
-    """The sending side of ``session.events`` plus its overflow queue and pump."""
+class EventStream(trio.abc.ReceiveChannel[ev.ServerEvent]):
+    """The events of a session, in order. The session calls :meth:`deliver` and :meth:`finish`;
+    the application iterates (``async for``), or calls ``receive`` / ``receive_nowait``."""
 
     def __init__(
-        self,
-        send: trio.MemorySendChannel[ev.ServerEvent],
-        *,
-        max_buffered_audio: float,
-        max_pending_events: int,
+        self, *, event_buffer: int, max_buffered_audio: float, max_pending_events: int
     ) -> None:
-        self._send = send
+        self._capacity = max(1, event_buffer)
         self._audio_limit = int(max_buffered_audio * _OUTPUT_BYTES_PER_SECOND)
         self._max_pending = max_pending_events
+        self._ready: collections.deque[ev.ServerEvent] = collections.deque()
         self._overflow: collections.deque[ev.ServerEvent] = collections.deque()
         self._overflow_audio = 0
         self._dropped = (0, 0)
-        self._wakeup = trio.Event()
-        self._finishing = False
+        self._lot = trio.lowlevel.ParkingLot()
+        self._in_a_row = 0
+        self._finished = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ the session's side
 
     @property
     def pending(self) -> int:
-        """Events waiting beyond the channel's buffer."""
+        """Events waiting beyond ``event_buffer``."""
         return len(self._overflow)
+
+    @property
+    def unread(self) -> int:
+        """Events not read yet."""
+        return len(self._ready) + len(self._overflow) + (1 if self._dropped[0] else 0)
 
     def deliver(self, event: ev.ServerEvent) -> bool:
         """Queue ``event`` without blocking; False means too many events are unread."""
-        if not self._overflow:
-            try:
-                self._send.send_nowait(event)
-                return True
-            except trio.WouldBlock:
-                pass
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                return True  # nobody will read it any more
+        if self._closed or self._finished:
+            return True  # nobody will read it any more
+        if self._lot:
+            self._lot.unpark()
+        if not self._overflow and len(self._ready) < self._capacity:
+            self._ready.append(event)
+            return True
         self._overflow.append(event)
         self._overflow_audio += audio_only_size(event)
-        self._wakeup.set()
-        self._drop_stale_audio()
+        if self._overflow_audio > self._audio_limit:
+            self._drop_stale_audio()
         return len(self._overflow) <= self._max_pending
 
     def _drop_stale_audio(self) -> None:
@@ -98,31 +111,76 @@ class EventDelivery:
         self._dropped = (count, size)
 
     def finish(self) -> None:
-        """No more events will come: the pump delivers what is queued, then closes."""
-        self._finishing = True
-        self._wakeup.set()
+        """No more events will come: the reader gets what is queued, then ``EndOfChannel``."""
+        self._finished = True
+        self._lot.unpark_all()
 
-    async def pump(self) -> None:
-        """Move overflow into the channel as the application reads; close it at the end."""
+    # ------------------------------------------------------------------ the application's side
+
+    def receive_nowait(self) -> ev.ServerEvent:
+        """The next event, or ``trio.WouldBlock`` / ``trio.EndOfChannel``."""
+        if self._closed:
+            raise trio.ClosedResourceError("session.events was closed")
+        ready = self._ready
+        if not ready:
+            if self._finished:
+                raise trio.EndOfChannel
+            raise trio.WouldBlock
+        event = ready.popleft()
+        if self._overflow or self._dropped[0]:
+            self._refill()
+        return event
+
+    def _refill(self) -> None:
+        """Move one event from the overflow into the never-dropped part (after a drop, first
+        the notice, in the place of what was dropped)."""
+        count, size = self._dropped
+        if count:
+            self._dropped = (0, 0)
+            logger.warning("slow consumer: dropped %d audio events", count)
+            self._ready.append(ev.EventsDropped(count=count, audio_bytes=size))
+        else:
+            event = self._overflow.popleft()
+            self._overflow_audio -= audio_only_size(event)
+            self._ready.append(event)
+
+    async def receive(self) -> ev.ServerEvent:
+        """The next event; waits for one. ``trio.EndOfChannel`` once the session is over and
+        everything was read."""
+        await trio.lowlevel.checkpoint_if_cancelled()
         try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup = trio.Event()
-                while self._overflow or self._dropped[0]:
-                    if self._dropped[0]:
-                        count, size = self._dropped
-                        self._dropped = (0, 0)
-                        logger.warning("slow consumer: dropped %d audio events", count)
-                        event: ev.ServerEvent = ev.EventsDropped(count=count, audio_bytes=size)
-                    else:
-                        event = self._overflow.popleft()
-                        self._overflow_audio -= audio_only_size(event)
-                    try:
-                        await self._send.send(event)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        self._overflow.clear()
-                        return
-                if self._finishing:
-                    return
-        finally:
-            self._send.close()
+            event = self.receive_nowait()
+        except trio.WouldBlock:
+            pass
+        else:
+            self._in_a_row += 1
+            if self._in_a_row >= YIELD_EVERY:
+                self._in_a_row = 0
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            return event
+        while True:
+            self._in_a_row = 0
+            await self._lot.park()
+            try:
+                return self.receive_nowait()
+            except trio.WouldBlock:  # another reader took it first
+                continue
+
+    def close(self) -> None:
+        """Stop reading: queued and later events are discarded."""
+        self._closed = True
+        self._ready.clear()
+        self._overflow.clear()
+        self._overflow_audio = 0
+        self._dropped = (0, 0)
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -9,15 +9,16 @@ Tasks (all in the session's nursery; none outlives it):
   recording each in the replay buffer (``_replay.py``) so a new connection gets what the old
   one may not have consumed, before any new traffic (``send_*`` write from the caller's task
   instead when the writer is idle: one task switch less per audio chunk);
-* the **pump** feeds ``session.events`` without ever blocking a reader (``_delivery.py``);
 * the **tool dispatcher** runs registered handlers (``_tools.py``).
 
 ``session.events``, ``session.outgoing`` and the ``send_*`` helpers stay the same objects for
-the whole conversation. When the session ends on its own, the events channel closes after the
-last event (``async for`` stops) and the reason is raised from the ``async with`` (and from
-any later ``send_*``); a body that does not read events is cancelled so that it gets the
-error too. Leaving the ``async with`` sends what is already queued (up to ``close_timeout``),
-closes with 1000, and cancels every task, also when cancelled from outside.
+the whole conversation; a connection's reader puts events into ``session.events`` without
+ever waiting for the application (``_delivery.py``). When the session ends on its own, the
+events channel ends after the last event (``async for`` stops) and the reason is raised from
+the ``async with`` (and from any later ``send_*``); a body that does not read events is
+cancelled so that it gets the error too. Leaving the ``async with`` sends what is already
+queued (up to ``close_timeout``), closes with 1000, and cancels every task, also when
+cancelled from outside.
 """
 
 import logging
@@ -36,7 +37,7 @@ from ._checks import check_client_content, check_config
 from ._config import LiveConfig, SessionResumptionConfig, Tool
 from ._connection import Connection, run_connection
 from ._content import Blob, Content, FunctionResponse
-from ._delivery import EventDelivery
+from ._delivery import EventStream
 from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
 from ._metrics import MetricsRecorder, SessionStats
 from ._models import TextInput, text_input_for
@@ -68,7 +69,7 @@ class SessionOptions:
     setup_timeout: float = 15.0
     #: Leaving the session: time to flush ``outgoing`` and finish the close handshake.
     close_timeout: float = 5.0
-    #: Slots of ``session.events``.
+    #: Unread events of ``session.events`` that are never dropped.
     event_buffer: int = 512
     #: Slots of ``session.outgoing``; a full channel makes ``send_*`` wait (backpressure).
     outgoing_buffer: int = 64
@@ -128,9 +129,9 @@ class LiveSession:
         self._ssl_context = ssl_context
         self._vertex = vertex
         self._text_input = text_input_for(model)
-        events_send, self.events = trio.open_memory_channel[ev.ServerEvent](options.event_buffer)
-        self._delivery = EventDelivery(
-            events_send,
+        #: The server's events, in order (a ``trio.abc.ReceiveChannel``).
+        self.events = self._delivery = EventStream(
+            event_buffer=options.event_buffer,
             max_buffered_audio=options.max_buffered_audio,
             max_pending_events=options.max_pending_events,
         )
@@ -385,20 +386,15 @@ class LiveSession:
         """The session's main task."""
         try:
             with self._cancel_scope:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._delivery.pump)
-                    async with trio.open_nursery() as connections:
-                        connections.start_soon(self._writer)
-                        if self._tools is not None:
-                            connections.start_soon(self._tools.run)
-                        await self._supervise(connections, task_status)
-                        connections.cancel_scope.cancel()
-                    self._outgoing_recv.close()  # sends fail from now on, with the reason
-                    self._delivery.finish()  # the pump delivers what is queued, then closes
-                    if self._closing.is_set():
-                        nursery.cancel_scope.cancel()
+                async with trio.open_nursery() as connections:
+                    connections.start_soon(self._writer)
+                    if self._tools is not None:
+                        connections.start_soon(self._tools.run)
+                    await self._supervise(connections, task_status)
+                    connections.cancel_scope.cancel()
         finally:
-            self._outgoing_recv.close()
+            self._outgoing_recv.close()  # sends fail from now on, with the reason
+            self._delivery.finish()  # what is queued stays readable, then EndOfChannel
             if self._recording is not None:
                 self._recording.close()
             self._flushed.set()
@@ -786,11 +782,11 @@ async def _cancel_body_when_failed(session: LiveSession, scope: trio.CancelScope
     if session.error is None:
         return
     grace = 0.5
-    unread = session.events.statistics().current_buffer_used
+    unread = session._delivery.unread
     idle = 0.0
     while unread and idle < grace:
         await trio.sleep(0.05)
-        now = session.events.statistics().current_buffer_used
+        now = session._delivery.unread
         idle = 0.0 if now < unread else idle + 0.05
         unread = now
     scope.cancel()
