@@ -18,7 +18,7 @@ from ._wire import (
     decode_client_frame,
     decode_server_frame,
     dumps,
-    encode_client_message,
+    encode_client_frame,
     encode_server_event,
 )
 
@@ -96,7 +96,7 @@ class LiveProtocol:
             raise UsageError("wait for setupComplete before sending (the server requires it)")
         else:
             self.client_messages += 1
-        return dumps(encode_client_message(message))
+        return encode_client_frame(message)
 
     def send_frame(self, events: "list[ev.ServerEvent]") -> bytes:
         """Server role: several events in one frame (e.g. ``serverContent`` + ``usageMetadata``)."""

@@ -365,11 +365,11 @@ def decode_server_frame(data: str | bytes) -> list[ev.ServerEvent]:
     return events
 
 
-def encode_client_message(message: ev.ClientMessage) -> dict[str, Any]:
-    """A client message as its JSON object (canonical camelCase)."""
+def _audio_only(message: ev.ClientMessage) -> _Blob | None:
+    """The blob of a ``realtimeInput`` that carries an audio chunk and nothing else (the
+    upstream hot path: the server takes one field per message), else ``None``."""
     if (
         type(message) is ev.RealtimeInput
-        and message.audio is not None
         and message.video is None
         and message.text is None
         and message.activity_start is None
@@ -377,12 +377,38 @@ def encode_client_message(message: ev.ClientMessage) -> dict[str, Any]:
         and message.audio_stream_end is None
         and message.media_chunks is None
     ):
-        # the upstream hot path: an audio chunk (the server takes one field per message)
-        blob = message.audio
+        return message.audio
+    return None
+
+
+def encode_client_message(message: ev.ClientMessage) -> dict[str, Any]:
+    """A client message as its JSON object (canonical camelCase)."""
+    blob = _audio_only(message)
+    if blob is not None:
         return {
             "realtimeInput": {"audio": {"mimeType": blob.mime_type, "data": encode_b64(blob.data)}}
         }
     return {_KEY_OF[type(message)]: _unstructure(message)}
+
+
+#: mimeType -> its JSON string literal (a handful of distinct values per process).
+_MIME_LITERALS: dict[str, str] = {}
+
+
+def encode_client_frame(message: ev.ClientMessage) -> str:
+    """A client message as the text of its frame. An audio chunk, the upstream hot path, is
+    spelled out directly: the same JSON as :func:`dumps` would give, without building and
+    walking a dict per chunk."""
+    blob = _audio_only(message)
+    if blob is None:
+        return dumps(encode_client_message(message))
+    mime = _MIME_LITERALS.get(blob.mime_type)
+    if mime is None:
+        mime = dumps(blob.mime_type)
+        if len(_MIME_LITERALS) < 64:
+            _MIME_LITERALS[blob.mime_type] = mime
+    data = encode_b64(blob.data)  # base64 needs no JSON escaping
+    return '{"realtimeInput":{"audio":{"mimeType":' + mime + ',"data":"' + data + '"}}}'
 
 
 def encode_server_event(event: ev.ServerEvent, *, vertex: bool = False) -> dict[str, Any]:

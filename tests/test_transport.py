@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import pytest
 import trio
+import trio.lowlevel
 import trustme
 from _helpers import MODEL, session_kwargs, start_emulator
 from websockets.frames import Frame, Opcode
@@ -587,3 +588,77 @@ async def test_session_options_pick_the_transport(nursery: trio.Nursery, transpo
             assert active is not None
             assert type(active.socket) is CLASSES[expected]
     assert attrs.fields(SessionOptions).transport.default == DEFAULT_TRANSPORT
+
+
+# ---------------------------------------------------------------------- the eager TCP stream
+
+
+@asynccontextmanager
+async def tcp_pair() -> AsyncIterator[tuple[Any, trio.SocketStream]]:
+    """An EagerSocketStream connected over loopback to a plain server-side SocketStream."""
+    from gemini_live_trio._transport._common import EagerSocketStream
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    client = EagerSocketStream(await trio.open_tcp_stream("127.0.0.1", port))
+    server = await listeners[0].accept()
+    try:
+        yield client, server
+    finally:
+        await client.aclose()
+        await server.aclose()
+        await listeners[0].aclose()
+
+
+async def test_eager_stream_writes_more_than_the_kernel_buffer_in_order() -> None:
+    """A write the kernel cannot take at once finishes by waiting, bytes intact and in order."""
+    payload = bytes(range(256)) * (32 * 1024)  # 8 MiB: far beyond the socket buffers
+    received = bytearray()
+    async with tcp_pair() as (client, server):
+
+        async def read() -> None:
+            while len(received) < 2 * len(payload):
+                data = await server.receive_some(65536)
+                assert data
+                received.extend(data)
+                await trio.lowlevel.checkpoint()  # a slow reader: the writer must wait for it
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            await client.send_all(payload)
+            await client.send_all(memoryview(payload)[::-1].tobytes())
+    assert bytes(received) == payload + payload[::-1]
+
+
+async def test_eager_stream_checks_cancellation_before_writing() -> None:
+    async with tcp_pair() as (client, server):
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await client.send_all(b"never sent")
+        assert scope.cancelled_caught
+        await client.send_all(b"sent")
+        assert await server.receive_some(100) == b"sent"
+
+
+async def test_eager_stream_never_writes_to_a_reused_descriptor() -> None:
+    """After close, the old number may belong to a new socket: the write must fail, not go
+    there."""
+    async with tcp_pair() as (client, _server):
+        await client.aclose()
+        async with tcp_pair() as (other, other_server):
+            with pytest.raises(trio.ClosedResourceError):
+                await client.send_all(b"for the closed connection")
+            await other.send_all(b"mine")
+            assert await other_server.receive_some(100) == b"mine"
+
+
+async def test_eager_stream_reports_a_reset_peer_as_broken() -> None:
+    async with tcp_pair() as (client, server):
+        server.socket.setsockopt(
+            trio.socket.SOL_SOCKET, trio.socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+        )
+        await server.aclose()  # RST
+        await trio.sleep(0.05)
+        with pytest.raises(trio.BrokenResourceError):
+            for _ in range(100):
+                await client.send_all(b"x" * 65536)

@@ -2120,3 +2120,26 @@ def test_audio_fast_path_gives_the_generic_result(turn: dict[str, Any], fast: bo
     assert event == generic
     # only the fast path leaves raw empty (it has nothing unknown to keep)
     assert (event.raw is None) is fast
+
+
+@pytest.mark.parametrize(
+    "mime", ["audio/pcm;rate=16000", "audio/pcm;rate=8000", 'odd "quoted"\\mime\u00e9\n']
+)
+@pytest.mark.parametrize("data", [b"", b"\x00\x01\xff" * 7, bytes(range(256))])
+def test_the_spelled_out_audio_frame_is_the_generic_json(mime: str, data: bytes) -> None:
+    message = ev.RealtimeInput(audio=c.Blob(mime_type=mime, data=data))
+    frame = w.encode_client_frame(message)
+    assert frame == w.dumps(w.encode_client_message(message))
+    assert json.loads(frame) == {
+        "realtimeInput": {"audio": {"mimeType": mime, "data": base64.b64encode(data).decode()}}
+    }
+    # the strict server side reads it back as the same message
+    assert w.decode_client_frame(frame) == message
+
+
+def test_realtime_input_with_more_than_audio_takes_the_generic_encoding() -> None:
+    blob = c.Blob(mime_type="audio/pcm;rate=16000", data=b"\x01\x02")
+    message = ev.RealtimeInput(audio=blob, text="and text")
+    assert json.loads(w.encode_client_frame(message)) == {
+        "realtimeInput": {"audio": {"mimeType": blob.mime_type, "data": "AQI="}, "text": "and text"}
+    }

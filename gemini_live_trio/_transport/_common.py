@@ -1,7 +1,9 @@
 """What both client backends share: the interface, the close exception, the TCP/TLS stream."""
 
 import math
+import os
 import ssl
+import sys
 from abc import ABC, abstractmethod
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -17,7 +19,60 @@ MAX_MESSAGE_SIZE = 16 * 2**20
 #: such queue: its ``receive`` reads the socket itself).
 MESSAGE_QUEUE_SIZE = 64
 
-Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+
+class EagerSocketStream(trio.abc.HalfCloseableStream):
+    """A TCP stream whose ``send_all`` writes at once when the kernel takes the bytes.
+
+    trio's ``SocketStream.send_all`` yields to the scheduler after every successful write
+    (about 7 µs per frame here, a third of the client's cost per upstream audio chunk). Like
+    asyncio's transports, this one tries the write first and waits for the socket to become
+    writable only when the kernel's buffer is full; it still raises ``Cancelled`` at entry, as
+    every checkpoint does. Reads, ``send_eof`` and closing are the wrapped stream's. Where a
+    socket cannot be written with ``os.write`` (Windows), it is plain ``SocketStream``.
+    """
+
+    __slots__ = ("_inner", "socket")
+
+    def __init__(self, inner: trio.SocketStream) -> None:
+        self._inner = inner
+        self.socket = inner.socket
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        socket = self.socket
+        # the descriptor is looked up right before the write (no await in between): once the
+        # socket is closed its number may belong to another connection
+        fd = socket.fileno()
+        if not EAGER_WRITES or fd < 0 or not data or socket.did_shutdown_SHUT_WR:
+            await self._inner.send_all(data)  # its errors and checkpoints
+            return
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket write failed: {exc!r}") from exc
+        if sent < len(data):  # the kernel's buffer is full: wait as SocketStream does
+            with memoryview(data) as view:
+                await self._inner.send_all(view[sent:])
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        return await self._inner.receive_some(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self._inner.send_eof()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+#: ``os.write`` works on sockets where file descriptors are sockets (not on Windows).
+EAGER_WRITES = sys.platform != "win32"
+
+Stream = EagerSocketStream | trio.SSLStream[EagerSocketStream]
 
 
 class TransportClosed(Exception):
@@ -106,8 +161,9 @@ async def open_stream(
             if target.secure:
                 if ssl_context is None:
                     ssl_context = ssl.create_default_context()
-                stream = await trio.open_ssl_over_tcp_stream(
-                    target.host, target.port, ssl_context=ssl_context, https_compatible=True
+                tcp = EagerSocketStream(await trio.open_tcp_stream(target.host, target.port))
+                stream = trio.SSLStream(
+                    tcp, ssl_context, server_hostname=target.host, https_compatible=True
                 )
                 try:
                     await stream.do_handshake()
@@ -116,7 +172,7 @@ async def open_stream(
                         await trio.aclose_forcefully(stream)  # never leak the socket
                     raise
             else:
-                stream = await trio.open_tcp_stream(target.host, target.port)
+                stream = EagerSocketStream(await trio.open_tcp_stream(target.host, target.port))
     except trio.TooSlowError:
         raise ConnectTimeout(
             f"connecting to {safe_url} took longer than {connect_timeout:g} s"

@@ -128,7 +128,7 @@ async def open_websocket(
             with trio.move_on_at(deadline):
                 ws = await tw.wrap_client_stream(
                     nursery,
-                    stream,
+                    stream,  # type: ignore[arg-type]  # any trio Stream works (annotation)
                     target.host_header,
                     target.resource,
                     extra_headers=wire_headers,
