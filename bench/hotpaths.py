@@ -28,8 +28,12 @@ from . import common
 
 AREAS = (  # first match wins: (area, substring of the file name or function)
     ("trio-websocket + wsproto (transport)", ("trio_websocket", "wsproto", "h11")),
-    ("trio socket I/O", ("trio/_socket", "trio/_highlevel_socket", "trio/_core/_io_epoll")),
-    ("trio scheduling + channels", ("trio/", "outcome", "sniffio")),
+    ("websockets sans-I/O protocol (transport)", ("packages/websockets/",)),
+    (  # "site-packages/": our own files are under gemini_live_trio/
+        "trio socket I/O",
+        ("packages/trio/_socket", "packages/trio/_highlevel_socket", "trio/_core/_io_epoll"),
+    ),
+    ("trio scheduling + channels", ("packages/trio/", "outcome", "sniffio")),
     ("JSON", ("json/", "orjson", "'loads'", "'dumps'", "encode' of '_json", "scanstring")),
     ("base64", ("base64", "binascii", "pybase64")),
     ("cattrs generated structure/unstructure", ("<cattrs", "cattrs/")),

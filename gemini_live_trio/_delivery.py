@@ -26,7 +26,7 @@ logger = logging.getLogger("gemini_live_trio")
 
 _OUTPUT_BYTES_PER_SECOND = 48_000  # 24 kHz s16le mono
 #: Events returned in a row without waiting before ``receive`` gives other tasks a turn.
-YIELD_EVERY = 16
+YIELD_EVERY = 64
 
 
 def audio_only_size(event: ev.ServerEvent) -> int:

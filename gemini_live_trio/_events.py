@@ -206,10 +206,16 @@ class ServerContent(ServerEvent):
     @property
     def audio(self) -> bytes:
         """The inline audio bytes of ``model_turn`` (24 kHz s16le PCM), ``b""`` if none."""
-        parts = self.model_turn.parts if self.model_turn else None
+        turn = self.model_turn
+        parts = turn.parts if turn is not None else None
+        if not parts:
+            return b""
+        if len(parts) == 1:  # the usual frame: one audio part
+            blob = parts[0].inline_data
+            return blob.data if blob is not None and blob.mime_type.startswith("audio/") else b""
         chunks = [
             p.inline_data.data
-            for p in parts or ()
+            for p in parts
             if p.inline_data is not None and p.inline_data.mime_type.startswith("audio/")
         ]
         return _join(chunks) if chunks else b""
