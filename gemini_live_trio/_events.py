@@ -5,8 +5,11 @@ Client messages (:class:`Setup`, :class:`ClientContent`, :class:`RealtimeInput`,
 :class:`ServerContent`, :class:`ToolCall`, ...) are what it receives. The emulator uses the same
 classes in the other direction. A server frame with several keys yields one event per key.
 
-Every server event keeps the JSON object it was decoded from in ``raw`` (not compared, not in
-the repr), so fields this version does not know stay reachable: ``event.unknown_fields()``.
+A server event keeps the JSON object it was decoded from in ``raw`` (not compared, not in the
+repr), so fields this version does not know stay reachable: ``event.unknown_fields()``. The
+frames of every turn (audio and text parts, ``turnComplete`` and the like) are built without
+that step when they hold nothing else; they have nothing unknown to keep, and ``raw`` is
+``None``.
 """
 
 from collections.abc import Mapping, Sequence

@@ -306,16 +306,17 @@ def loads(data: str | bytes) -> Any:
         raise WireError(f"not valid JSON: {exc}") from None
 
 
-def _audio_fast_path(value: Any) -> ev.ServerContent | None:
-    """The most common frame by far, ``{"serverContent": {"modelTurn": {"role": "model",
-    "parts": [{"inlineData": {"mimeType": ..., "data": ...}}]}}}`` (``role`` optional), built
-    directly (3-4x cheaper than the generic path).
-    Anything else, or any extra key, returns ``None`` and takes the generic path. Such an event
-    has nothing unknown to keep, so its ``raw`` stays ``None`` (which also keeps queued audio
-    small)."""
-    if type(value) is not dict or len(value) != 1:
-        return None
-    turn = value.get("modelTurn")
+#: serverContent flags the fast path takes (wire name -> attribute).
+_FAST_FLAGS = {
+    "turnComplete": "turn_complete",
+    "generationComplete": "generation_complete",
+    "interrupted": "interrupted",
+}
+
+
+def _fast_turn(turn: Any) -> _Content | None:
+    """``{"role"?: str, "parts": [{"inlineData": {"mimeType", "data"}} | {"text": str}, ...]}``
+    built directly, else ``None``."""
     if type(turn) is not dict:
         return None
     role = turn.get("role")
@@ -329,21 +330,54 @@ def _audio_fast_path(value: Any) -> ev.ServerContent | None:
         if type(part) is not dict or len(part) != 1:
             return None
         blob = part.get("inlineData")
-        if type(blob) is not dict or len(blob) != 2:
-            return None
-        mime = blob.get("mimeType")
-        data = blob.get("data")
-        if type(mime) is not str or type(data) is not str:
-            return None
-        built.append(_Part(inline_data=_Blob(mime_type=mime, data=decode_b64(data))))
-    return ev.ServerContent(model_turn=_Content(role=role, parts=tuple(built)))
+        if blob is not None:
+            if type(blob) is not dict or len(blob) != 2:
+                return None
+            mime = blob.get("mimeType")
+            data = blob.get("data")
+            if type(mime) is not str or type(data) is not str:
+                return None
+            built.append(_Part(inline_data=_Blob(mime_type=mime, data=decode_b64(data))))
+        else:
+            text = part.get("text")
+            if type(text) is not str:
+                return None
+            built.append(_Part(text=text))
+    return _Content(role=role, parts=tuple(built))
+
+
+def _fast_server_content(value: Any) -> ev.ServerContent | None:
+    """The frames of every turn, built directly (3-4x cheaper than the generic path): model
+    output made of audio and text parts, and the ``turnComplete`` / ``generationComplete`` /
+    ``interrupted`` flags. Anything else, or any extra key, returns ``None`` and takes the
+    generic path. Such an event has nothing unknown to keep, so its ``raw`` stays ``None``
+    (which also keeps queued audio small: no parsed JSON per frame)."""
+    if type(value) is not dict or not value:
+        return None
+    turn = value.get("modelTurn")
+    if turn is not None and len(value) == 1:  # the usual frame: model output alone
+        content = _fast_turn(turn)
+        return None if content is None else ev.ServerContent(model_turn=content)
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "modelTurn":
+            content = _fast_turn(item)
+            if content is None:
+                return None
+            fields["model_turn"] = content
+        else:
+            name = _FAST_FLAGS.get(key)
+            if name is None or type(item) is not bool:
+                return None
+            fields[name] = item
+    return ev.ServerContent(**fields)
 
 
 def decode_server_frame(data: str | bytes) -> list[ev.ServerEvent]:
     """A server frame -> one event per top-level key, in frame order."""
     obj = loads(data)
     if type(obj) is dict and len(obj) == 1 and "serverContent" in obj:
-        fast = _audio_fast_path(obj["serverContent"])
+        fast = _fast_server_content(obj["serverContent"])
         if fast is not None:
             return [fast]
     if not isinstance(obj, dict):

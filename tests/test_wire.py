@@ -2091,32 +2091,57 @@ def test_fuzz_server_role_truncated_and_mutated_frames(message: Any, data: st.Da
 
 
 _AUDIO_PART = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "AAECAw=="}}
+_TEXT_PART = {"text": "Hello"}
 
 
 @pytest.mark.parametrize(
-    ("turn", "fast"),
+    ("content", "fast"),
     [
-        ({"parts": [_AUDIO_PART]}, True),
-        ({"role": "model", "parts": [_AUDIO_PART]}, True),  # as the service sends it
-        ({"parts": [_AUDIO_PART, _AUDIO_PART], "role": "model"}, True),
-        ({"role": None, "parts": [_AUDIO_PART]}, False),
-        ({"role": 7, "parts": [_AUDIO_PART]}, False),
-        ({"role": "model", "parts": [_AUDIO_PART], "extra": 1}, False),
-        ({"role": "model", "parts": [{"text": "hi"}]}, False),
-        ({"role": "model", "parts": []}, False),
+        ({"modelTurn": {"parts": [_AUDIO_PART]}}, True),
+        ({"modelTurn": {"role": "model", "parts": [_AUDIO_PART]}}, True),  # as the service
+        ({"modelTurn": {"parts": [_AUDIO_PART, _TEXT_PART], "role": "model"}}, True),
+        ({"modelTurn": {"role": "model", "parts": [_TEXT_PART]}}, True),
+        ({"turnComplete": True}, True),
+        ({"generationComplete": True}, True),
+        ({"interrupted": True}, True),
+        ({"modelTurn": {"parts": [_TEXT_PART]}, "turnComplete": True}, True),
+        ({"turnComplete": False, "generationComplete": True, "interrupted": False}, True),
+        ({}, False),
+        ({"turnComplete": "yes"}, False),
+        ({"turnComplete": True, "turnCompleteReason": "x"}, False),
+        ({"turnComplete": True, "brandNew": 1}, False),
+        ({"modelTurn": {"role": None, "parts": [_AUDIO_PART]}}, False),
+        ({"modelTurn": {"role": 7, "parts": [_AUDIO_PART]}}, False),
+        ({"modelTurn": {"role": "model", "parts": [_AUDIO_PART], "extra": 1}}, False),
+        ({"modelTurn": {"parts": [{"text": "hi", "thought": True}]}}, False),
+        ({"modelTurn": {"parts": [{"text": 5}]}}, False),
+        ({"modelTurn": {"parts": [{"functionCall": {"name": "f"}}]}}, False),
+        ({"modelTurn": {"parts": [{"inlineData": {"data": "AAAA"}}]}}, False),
+        ({"modelTurn": {"parts": [{"inlineData": {"mimeType": "a", "data": "!!"}}]}}, False),
+        ({"modelTurn": {"role": "model", "parts": []}}, False),
+        ({"modelTurn": None, "turnComplete": True}, False),
     ],
 )
-def test_audio_fast_path_gives_the_generic_result(turn: dict[str, Any], fast: bool) -> None:
-    frame = json.dumps({"serverContent": {"modelTurn": turn}})
-    assert (w._audio_fast_path({"modelTurn": turn}) is not None) is fast
+def test_the_fast_path_gives_the_generic_result(
+    content: dict[str, Any], fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = json.dumps({"serverContent": content})
     try:
-        generic: Any = w.converter.structure({"modelTurn": turn}, ev.ServerContent)
-    except w.WireError as exc:  # the generic path rejects it: so must decode_server_frame
-        with pytest.raises(w.WireError):
-            w.decode_server_frame(frame)
-        assert not fast, exc
-        return
-    event = one(frame)
+        fast_event = w._fast_server_content(copy.deepcopy(content))
+    except w.WireError:
+        fast_event = None  # bad base64: an error either way
+    assert (fast_event is not None) is fast
+    try:
+        event: Any = one(frame)
+    except w.WireError:
+        event = None
+    with monkeypatch.context() as patch:
+        patch.setattr(w, "_fast_server_content", lambda value: None)
+        try:
+            generic: Any = one(frame)
+        except w.WireError:  # the generic path rejects it: so must the fast one
+            assert event is None
+            return
     assert event == generic
     # only the fast path leaves raw empty (it has nothing unknown to keep)
     assert (event.raw is None) is fast
