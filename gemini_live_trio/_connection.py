@@ -50,6 +50,8 @@ class Connection:
     sending_since: float | None = None
     #: The credential, so that a close reason echoing it is redacted.
     secret: Secret | None = None
+    #: Called once ``ended`` is set (the session's supervisor stops waiting).
+    on_end: Callable[[], None] | None = None
 
     def note_go_away(self, event: ev.GoAway) -> None:
         left = event.time_left.total_seconds() if event.time_left is not None else 0.0
@@ -139,6 +141,8 @@ async def run_connection(
         if connection is not None:
             connection.protocol.closed()
             connection.ended.set()
+            if connection.on_end is not None:
+                connection.on_end()
 
 
 async def _read(connection: Connection, on_frame: FrameHandler) -> None:

@@ -145,6 +145,8 @@ class LiveSession:
         self._send_lock = trio.Lock()
         self._flushed = trio.Event()
         self._closing = trio.Event()
+        #: The supervisor's wait on the active connection (see ``_watch``).
+        self._watching: trio.CancelScope | None = None
         self._connections = 0
         self._reconnects = 0
         self._turn_open = False
@@ -374,11 +376,11 @@ class LiveSession:
                 self.outgoing.close()
                 with trio.move_on_after(self.options.close_timeout):
                     await self._flushed.wait()
-                self._closing.set()
+                self._close_soon()
                 with trio.move_on_after(self.options.close_timeout):
                     await self._finished.wait()
         finally:
-            self._closing.set()
+            self._close_soon()
             self._cancel_scope.cancel()
         await self._finished.wait()
 
@@ -430,27 +432,31 @@ class LiveSession:
             connection = new
 
     async def _watch(self, connection: Connection) -> str:
-        """Wait until the connection ended, the user is closing, or a handover is due."""
-        outcome = "ended"
-        async with trio.open_nursery() as nursery:
+        """Wait until the connection ended, the user is closing, or a handover is due.
 
-            async def wait(event: trio.Event, value: str) -> None:
-                nonlocal outcome
-                await event.wait()
-                outcome = value
-                nursery.cancel_scope.cancel()
+        One wait, no helper tasks: the connection's end and ``aclose`` cancel it."""
+        if self._closing.is_set():
+            return "closing"
+        if connection.ended.is_set():
+            return "ended"
+        with trio.CancelScope() as scope:
+            self._watching = scope
+            connection.on_end = scope.cancel
+            try:
+                if self._policy.handover and not connection.handover_failed:
+                    await self._handover_due(connection)
+                    return "handover"
+                await trio.sleep_forever()
+            finally:
+                self._watching = None
+                connection.on_end = None
+        return "closing" if self._closing.is_set() else "ended"
 
-            async def handover() -> None:
-                nonlocal outcome
-                await self._handover_due(connection)
-                outcome = "handover"
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(wait, connection.ended, "ended")
-            nursery.start_soon(wait, self._closing, "closing")
-            if self._policy.handover and not connection.handover_failed:
-                nursery.start_soon(handover)
-        return outcome
+    def _close_soon(self) -> None:
+        """The user is leaving: the supervisor stops watching and retires the connection."""
+        self._closing.set()
+        if self._watching is not None:
+            self._watching.cancel()
 
     def _quiet(self) -> bool:
         """No turn in progress, no tool running, and the newest handle covers every turn."""
