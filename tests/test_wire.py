@@ -2168,3 +2168,41 @@ def test_realtime_input_with_more_than_audio_takes_the_generic_encoding() -> Non
     assert json.loads(w.encode_client_frame(message)) == {
         "realtimeInput": {"audio": {"mimeType": blob.mime_type, "data": "AQI="}, "text": "and text"}
     }
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1}',
+        '{"a":"\u00e9"}',
+        b' {"a":1}',
+        b'{"a":1}  \n',
+        b'\xef\xbb\xbf{"a":1}',  # UTF-8 BOM
+        '{"a":1}'.encode("utf-16"),
+        '{"a":1}'.encode("utf-32-le"),
+        b'{"a":1} x',
+        '{"a":1}\u00a0',  # not JSON whitespace
+        b'{"a":',
+        b"",
+        b"\xff",
+        b"NaN",
+        b"[1,2]",
+        b'"s"',
+        b'{"a": "\\ud800"}',
+        b'{"a": 1, "a": 2}',
+    ],
+)
+def test_stdlib_loads_is_json_loads(data: str | bytes) -> None:
+    """The shortcut past ``json.loads``'s overhead gives its results and its errors."""
+    try:
+        expected: Any = ("ok", json.loads(data))
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        expected = ("error", type(exc), str(exc))
+    try:
+        got: Any = ("ok", w._stdlib_loads(data))
+    except ValueError as exc:
+        got = ("error", type(exc), str(exc))
+    if expected[0] == "ok" and expected[1] != expected[1]:  # NaN
+        assert got[0] == "ok" and got[1] != got[1]
+    else:
+        assert got == expected
