@@ -44,6 +44,7 @@ from ._models import TextInput, text_input_for
 from ._protocol import preview
 from ._recording import Recording
 from ._replay import ReplayBuffer, is_realtime
+from ._sync import FifoLock
 from ._tools import DEFAULT_MAX_CONCURRENT_TOOLS, ToolDispatcher, ToolLike, collect_tools
 from ._transport import DEFAULT_TRANSPORT, TRANSPORTS, TransportClosed
 from ._wire import dumps, encode_client_message
@@ -142,7 +143,7 @@ class LiveSession:
         self._replay = ReplayBuffer(replay_audio_seconds=self._policy.replay_audio_seconds)
         self._active: Connection | None = None
         self._active_changed = trio.Event()
-        self._send_lock = trio.Lock()
+        self._send_lock = FifoLock()
         self._flushed = trio.Event()
         self._closing = trio.Event()
         #: The supervisor's wait on the active connection (see ``_watch``).
@@ -699,7 +700,7 @@ class LiveSession:
         # every later frame. The message is already in the replay buffer, so the next
         # connection gets it. A write that stalls is ended by the connection's watchdog after
         # send_timeout (a timer per frame would cost more than the rest of this path).
-        connection.sending_since = trio.current_time()
+        connection.sending_since = now = trio.current_time()
         try:
             await connection.socket.send(frame)
         except TransportClosed:
@@ -709,7 +710,7 @@ class LiveSession:
             raise
         finally:
             connection.sending_since = None
-        self._metrics.sent(message, trio.current_time())
+        self._metrics.sent(message, now)
 
     def _stale(self, message: ev.ToolResponse, connection: Connection) -> bool:
         """True when every call this response answers came on an earlier connection."""
