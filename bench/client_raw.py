@@ -3,6 +3,8 @@
 (c) ``websockets`` asyncio: the floor the issue quotes (~20 µs per downstream frame).
 (d) ``trio-websocket`` with this library's transport settings: separates the transport's cost
     from ours.
+(e) this library's own transport (``_transport``, websockets backend) used directly: the floor
+    of any trio client on it.
 """
 
 import base64
@@ -127,6 +129,16 @@ async def open_raw_trio(port: int) -> AsyncIterator[RawAdapter]:
         receive_buffer_size=None,
     ) as ws:
         yield await _setup(RawAdapter(ws.send_message, ws.get_message))
+
+
+@asynccontextmanager
+async def open_raw_trio_ws(port: int) -> AsyncIterator[RawAdapter]:
+    """The floor of a trio client on this library's own transport (websockets' sans-I/O
+    protocol, eager writes): one task, no reader task, plain dicts."""
+    from gemini_live_trio._transport import open_websocket
+
+    async with open_websocket(_url(port), [], safe_url="bench", backend="websockets") as ws:
+        yield await _setup(RawAdapter(ws.send, ws.receive))
 
 
 def asyncio_kit() -> Any:

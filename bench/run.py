@@ -14,13 +14,16 @@ from . import common
 from .common import emit
 
 NA = "-"  # a value this run did not measure
-CLIENTS = ("ours", "ours_fast", "genai", "raw_ws", "raw_trio")
+CLIENTS = ("ours", "ours_fast", "genai", "raw_ws", "raw_trio", "raw_trio_ws")
+#: What ours is compared with in the ratio table.
+BASES = ("genai", "raw_ws", "raw_trio", "raw_trio_ws")
 LABELS = {
     "ours": "ours (default)",
     "ours_fast": "ours [fast]",
     "genai": "google-genai",
     "raw_ws": "raw websockets",
     "raw_trio": "raw trio-websocket",
+    "raw_trio_ws": "raw trio, our transport",
 }
 
 FULL = {
@@ -355,7 +358,7 @@ def render(
         *(
             f"{LABELS[o]} / {LABELS[c]}"
             for o in ("ours", "ours_fast")
-            for c in ("genai", "raw_ws", "raw_trio")
+            for c in BASES
         ),
     ]
     ratio_rows = []
@@ -363,7 +366,7 @@ def render(
     for label, key in metrics:
         cells = []
         for o in ("ours", "ours_fast"):
-            for c in ("genai", "raw_ws", "raw_trio"):
+            for c in BASES:
                 a, b = single.get(o, {}).get(key), single.get(c, {}).get(key)
                 cells.append(fmt(a / b, 2) if a is not None and b else NA)
         if any(cell != NA for cell in cells):
@@ -375,7 +378,7 @@ def render(
     ):
         cells = []
         for o in ("ours", "ours_fast"):
-            for c in ("genai", "raw_ws", "raw_trio"):
+            for c in BASES:
                 a = (many.get(o, {}).get(part) or {}).get(key)
                 b = (many.get(c, {}).get(part) or {}).get(key)
                 cells.append(fmt(a / b, 2) if a is not None and b else NA)

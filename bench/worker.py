@@ -6,7 +6,7 @@ and makes ``ru_maxrss`` the peak of exactly one scenario. The last stdout line i
 
 Clients: ``ours`` (this library, default install: the ``fast`` extra is blocked by making
 ``import orjson`` / ``import pybase64`` fail), ``ours_fast`` (orjson + pybase64 present),
-``genai``, ``raw_ws`` and ``raw_trio``.
+``genai``, ``raw_ws``, ``raw_trio`` and ``raw_trio_ws``.
 """
 
 import json
@@ -17,7 +17,7 @@ from typing import Any
 from . import common
 
 OURS = ("ours", "ours_fast")
-TRIO_CLIENTS = (*OURS, "raw_trio")
+TRIO_CLIENTS = (*OURS, "raw_trio", "raw_trio_ws")
 
 
 def _block_fast_extra() -> None:
@@ -70,6 +70,10 @@ def opener(client: str, port: int, **kwargs: Any) -> Any:
         from .client_raw import open_raw_trio
 
         return lambda: open_raw_trio(port)
+    if client == "raw_trio_ws":
+        from .client_raw import open_raw_trio_ws
+
+        return lambda: open_raw_trio_ws(port)
     if client == "raw_ws":
         from .client_raw import open_raw_ws
 
