@@ -37,8 +37,10 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Client CPU per frame, round trips and 1,000 sessions against a local server, beside
     google-genai and a raw floor client (JSON lines and a table; never asserted)."""
-    session.install("-e", ".[fast]", "google-genai", "websockets")
+    session.install("-e", ".[fast]", "google-genai", "websockets", "trustme")
     session.run("python", "-m", "bench", *session.posargs)
+    if not session.posargs:
+        session.run("python", "-m", "bench.bench_tls")  # what TLS adds per frame
 
 
 @nox.session

@@ -78,9 +78,9 @@ def plan_cpus(pin: bool) -> tuple[set[int] | None, set[int] | None]:
 class Server:
     """The server process; its CPU is read from /proc while it runs and from wait4 at the end."""
 
-    def __init__(self, cpus: set[int] | None = None) -> None:
+    def __init__(self, cpus: set[int] | None = None, *, tls_pem: str | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.server"],
+            [sys.executable, "-m", "bench.server", *([tls_pem] if tls_pem else [])],
             stdout=subprocess.PIPE,
             text=True,
             preexec_fn=_pin(cpus),
@@ -355,11 +355,7 @@ def render(
     # ratios: ours (each install) against each comparison client
     ratio_header = [
         "metric",
-        *(
-            f"{LABELS[o]} / {LABELS[c]}"
-            for o in ("ours", "ours_fast")
-            for c in BASES
-        ),
+        *(f"{LABELS[o]} / {LABELS[c]}" for o in ("ours", "ours_fast") for c in BASES),
     ]
     ratio_rows = []
     metrics = [(label, key) for label, key, _ in SINGLE_METRICS if "share" not in key]

@@ -178,7 +178,14 @@ async def handle(ws: ServerConnection) -> None:
 
 
 async def main() -> None:
+    """``python -m bench.server [CERT_AND_KEY.pem]``: with a PEM file, serve wss:// (TLS)."""
     common.raise_fd_limit()
+    tls = None
+    if len(sys.argv) > 1:
+        import ssl
+
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[1])
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
@@ -191,6 +198,7 @@ async def main() -> None:
         max_queue=64,
         ping_interval=None,
         backlog=4096,
+        ssl=tls,
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)

@@ -10,7 +10,10 @@ Two client backends with one interface (:class:`WebSocket`, :class:`TransportClo
 
 Both own the TCP/TLS stream the same way (``_common.open_stream``): DNS + TCP + TLS + upgrade
 within ``connect_timeout``, errors naming only ``safe_url``, a bounded and shielded close on the
-way out, and the socket always freed.
+way out, and the socket always freed. The stream writes at once when the kernel takes the
+bytes (``_common.EagerSocketStream``) and its TLS layer decrypts every record a read brought
+in at once (``_tls.TLSStream``): trio's own streams take a scheduler pass per write and per
+TLS record, i.e. per audio frame.
 
 The server side the emulator uses (:func:`serve_websocket`, :class:`ServerConnection`) is
 trio-websocket's.

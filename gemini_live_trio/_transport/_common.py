@@ -72,7 +72,9 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
 #: ``os.write`` works on sockets where file descriptors are sockets (not on Windows).
 EAGER_WRITES = sys.platform != "win32"
 
-Stream = EagerSocketStream | trio.SSLStream[EagerSocketStream]
+#: What the transports read and write: :class:`EagerSocketStream`, or ``_tls.TLSStream``
+#: over one.
+Stream = trio.abc.Stream
 
 
 class TransportClosed(Exception):
@@ -161,10 +163,10 @@ async def open_stream(
             if target.secure:
                 if ssl_context is None:
                     ssl_context = ssl.create_default_context()
+                from ._tls import TLSStream
+
                 tcp = EagerSocketStream(await trio.open_tcp_stream(target.host, target.port))
-                stream = trio.SSLStream(
-                    tcp, ssl_context, server_hostname=target.host, https_compatible=True
-                )
+                stream = TLSStream(tcp, ssl_context, server_hostname=target.host)
                 try:
                     await stream.do_handshake()
                 except BaseException:
