@@ -41,6 +41,7 @@ from ._delivery import EventStream
 from ._exceptions import ConfigError, GeminiLiveError, InternalError, UsageError
 from ._metrics import MetricsRecorder, SessionStats
 from ._models import TextInput, text_input_for
+from ._outgoing import open_outgoing
 from ._protocol import preview
 from ._recording import Recording
 from ._replay import ReplayBuffer, is_realtime
@@ -136,9 +137,8 @@ class LiveSession:
             max_buffered_audio=options.max_buffered_audio,
             max_pending_events=options.max_pending_events,
         )
-        self.outgoing, self._outgoing_recv = trio.open_memory_channel[ev.ClientMessage](
-            options.outgoing_buffer
-        )
+        #: Client messages for the writer (a ``trio.abc.SendChannel``).
+        self.outgoing, self._outgoing_recv, self._queued = open_outgoing(options.outgoing_buffer)
         self._handle = resume_handle
         self._replay = ReplayBuffer(replay_audio_seconds=self._policy.replay_audio_seconds)
         self._active: Connection | None = None
@@ -237,10 +237,9 @@ class LiveSession:
             raise self._send_error() from None
 
     def _writer_idle(self) -> bool:
-        """The writer waits for input with nothing queued (a message handed to it but not yet
-        taken in hand leaves it not waiting, so a direct send can never overtake it)."""
-        stats = self._outgoing_recv.statistics()
-        return stats.current_buffer_used == 0 and stats.tasks_waiting_receive > 0
+        """Nothing is queued for the writer (a message handed to it but not yet taken in hand
+        still counts, so a direct send can never overtake it)."""
+        return self._queued.queued == 0
 
     def _send_error(self) -> BaseException:
         if self._error is not None:
@@ -655,6 +654,7 @@ class LiveSession:
 
     async def _writer(self) -> None:
         async for message in self._outgoing_recv:
+            self._queued.queued -= 1
             self._writer_busy = True  # no checkpoint since receive: send() sees it in time
             await self._write(message)
             self._writer_busy = False
