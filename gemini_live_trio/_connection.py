@@ -76,7 +76,9 @@ class Connection:
         self.scope.cancel()
 
 
-FrameHandler = Callable[[Connection, "str | bytes"], None]
+#: Handles one frame; True when the application is likely to answer what it just got
+#: (a turn ended, a tool call): the reader then lets it run before parsing the next frame.
+FrameHandler = Callable[[Connection, "str | bytes"], bool]
 
 
 async def run_connection(
@@ -148,7 +150,13 @@ async def run_connection(
 async def _read(connection: Connection, on_frame: FrameHandler) -> None:
     try:
         while True:
-            on_frame(connection, await connection.socket.receive())
+            if on_frame(connection, await connection.socket.receive()):
+                # The application answers this (a turn ended, a tool call): let it run before
+                # decoding the frames that came in the same read (usage, a resumption handle),
+                # ~20 µs sooner. Two passes: trio runs a batch of runnable tasks in either
+                # order, so after one the reader may still go first.
+                await trio.lowlevel.checkpoint()
+                await trio.lowlevel.checkpoint()
     except TransportClosed as exc:
         if connection.error is None and not (exc.local and connection.retiring):
             connection.error = error_for_close(

@@ -719,8 +719,9 @@ class LiveSession:
 
     # ------------------------------------------------------------------ reading
 
-    def _on_frame(self, connection: Connection, data: str | bytes) -> None:
-        """Called by a connection's reader for every frame; never blocks."""
+    def _on_frame(self, connection: Connection, data: str | bytes) -> bool:
+        """Called by a connection's reader for every frame; never blocks. True when the frame
+        ended a turn or asked for a tool: the application is about to answer."""
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("recv %s", preview(data))
         if self._recording is not None:
@@ -733,6 +734,7 @@ class LiveSession:
             events = [ev.MalformedFrame(error=message, preview=getattr(exc, "preview", ""))]
         metrics = self._metrics
         now = trio.current_time()
+        answer = False
         for event in events:
             kind = type(event)
             metrics.received(event, now)
@@ -743,7 +745,9 @@ class LiveSession:
                 if event.turn_complete or event.interrupted:
                     self._turn_open = False
                     self._poke_quiet()
+                    answer = True
             elif kind is ev.ToolCall:
+                answer = True
                 self._replay.model_output()
                 self._turn_open = True
                 for call in event.function_calls:
@@ -767,6 +771,7 @@ class LiveSession:
         turn = metrics.frame_done()
         if turn is not None:
             self._deliver(turn)
+        return answer
 
     def _deliver(self, event: ev.ServerEvent) -> None:
         """Hand an event to the application without ever blocking the reader."""

@@ -662,3 +662,54 @@ async def test_eager_stream_reports_a_reset_peer_as_broken() -> None:
         with pytest.raises(trio.BrokenResourceError):
             for _ in range(100):
                 await client.send_all(b"x" * 65536)
+
+
+# ---------------------------------------------------------------------- reader scheduling
+
+
+async def test_the_application_gets_turn_complete_before_the_rest_of_the_chunk(
+    nursery: trio.Nursery, backend: str
+) -> None:
+    """The application answers a ``turnComplete`` (or a tool call) with its next message, so
+    the reader lets it run before it decodes the frames that came in the same read (the
+    service sends usage and a resumption handle right behind it)."""
+    from gemini_live_trio import ServerContent
+
+    async def script(stream: trio.SocketStream, protocol: ServerProtocol) -> None:
+        async def frames() -> list[Any]:
+            while True:
+                got = [e for e in protocol.events_received() if isinstance(e, Frame)]
+                if got:
+                    return [json.loads(f.data) for f in got if f.opcode is Opcode.TEXT]
+                protocol.receive_data(await stream.receive_some(65536))
+
+        await flush(stream, protocol)
+        assert "setup" in (await frames())[0]
+        protocol.send_binary(b'{"setupComplete":{}}')
+        await flush(stream, protocol)
+        assert "clientContent" in (await frames())[0]
+        protocol.send_binary(b'{"serverContent":{"turnComplete":true}}')
+        for i in range(20):
+            protocol.send_binary(b'{"serverContent":{"outputTranscription":{"text":"%d"}}}' % i)
+        await flush(stream, protocol)  # one write: the client reads all 21 frames at once
+        while await stream.receive_some(65536):
+            pass
+
+    port = await serve_raw(nursery, script)
+    options = SessionOptions(transport=backend, close_timeout=0.1)  # no close reply here
+    async with open_live_session(
+        MODEL, api_key="k", base_url=f"ws://127.0.0.1:{port}", options=options
+    ) as session:
+        await session.send_text("hello")
+        async for event in session.events:
+            if isinstance(event, ServerContent) and event.turn_complete:
+                # the turn's metrics at most: the 20 frames behind it are not decoded yet
+                assert session._delivery.unread <= 1
+                break
+        texts = []
+        async for event in session.events:
+            if isinstance(event, ServerContent) and event.output_transcription_text:
+                texts.append(event.output_transcription_text)
+                if len(texts) == 20:
+                    break
+        assert texts == [str(i) for i in range(20)]
