@@ -1,10 +1,12 @@
 """Shared helpers for session tests: start the emulator with options, count live tasks."""
 
 import functools
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import trio
+import trustme
 
 from gemini_live_trio import LiveConfig, ServerContent, ServerEvent
 from gemini_live_trio.testing import Emulator, serve_emulator
@@ -53,3 +55,17 @@ async def collect_turn(
 
 
 AUDIO = LiveConfig(response_modalities=["AUDIO"])
+
+
+def server_context(ca: trustme.CA, *hosts: str) -> ssl.SSLContext:
+    """A TLS server context with a certificate from ``ca`` for ``hosts`` (default loopback)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(hosts or ("127.0.0.1", "localhost"))).configure_cert(context)
+    return context
+
+
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    """A TLS client context that trusts ``ca``."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import trio
 import trustme
-from _helpers import MODEL, collect_turn, start_emulator
+from _helpers import MODEL, collect_turn, server_context, start_emulator, trusting
 
 from gemini_live_trio import (
     ApiKey,
@@ -285,18 +285,6 @@ async def test_a_close_reason_echoing_the_key_is_redacted(
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
-
-
-def server_context(ca: trustme.CA, *hosts: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*(hosts or ("127.0.0.1", "localhost"))).configure_cert(context)
-    return context
-
-
-def trusting(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @contextmanager

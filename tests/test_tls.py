@@ -8,6 +8,7 @@ import pytest
 import trio
 import trio.testing
 import trustme
+from _helpers import server_context, trusting
 
 from gemini_live_trio._transport._common import EagerSocketStream
 from gemini_live_trio._transport._tls import TLSStream
@@ -16,18 +17,6 @@ from gemini_live_trio._transport._tls import TLSStream
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
-
-
-def server_context(ca: trustme.CA, host: str = "127.0.0.1") -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert(host).configure_cert(context)
-    return context
-
-
-def client_context(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @asynccontextmanager
@@ -43,7 +32,7 @@ async def tls_pair(
     tcp = EagerSocketStream(await trio.open_tcp_stream("127.0.0.1", port))
     raw_server = await listeners[0].accept()
     server = trio.SSLStream(raw_server, server_context(ca, server_host), server_side=True)
-    client = TLSStream(tcp, client_context(trusted or ca), server_hostname="127.0.0.1")
+    client = TLSStream(tcp, trusting(trusted or ca), server_hostname="127.0.0.1")
     try:
         if handshake:
             async with trio.open_nursery() as nursery:
@@ -172,4 +161,4 @@ async def test_cancellation_is_checked_and_close_is_final(ca: trustme.CA) -> Non
         with pytest.raises(trio.ClosedResourceError):
             await client.receive_some(10)
         with pytest.raises(ValueError):
-            await TLSStream(client.transport_stream, client_context(ca), "x").receive_some(0)
+            await TLSStream(client.transport_stream, trusting(ca), "x").receive_some(0)
