@@ -159,6 +159,8 @@ class LiveSession:
         self._metrics = MetricsRecorder()
         self._completed_turn_sent = False
         self._writer_busy = False
+        #: ``send_*`` may still write: false from ``aclose`` or the session's end on.
+        self._accepting = True
         self._rapid_drops = 0
         #: call id -> number of the connection the call came on (to spot stale responses)
         self._call_origin: dict[str, int] = {}
@@ -216,6 +218,7 @@ class LiveSession:
         connection = self._active
         if (
             connection is not None
+            and self._accepting
             and not self._writer_busy
             and not connection.ended.is_set()
             and not self._closing.is_set()
@@ -373,6 +376,7 @@ class LiveSession:
         """Send what is queued, close with 1000 and stop every task. Idempotent."""
         try:
             if not self._closing.is_set():
+                self._accepting = False  # what comes now goes to the closed channel: an error
                 self.outgoing.close()
                 with trio.move_on_after(self.options.close_timeout):
                     await self._flushed.wait()
@@ -395,6 +399,7 @@ class LiveSession:
                     await self._supervise(connections, task_status)
                     connections.cancel_scope.cancel()
         finally:
+            self._accepting = False
             self._outgoing_recv.close()  # sends fail from now on, with the reason
             self._delivery.finish()  # what is queued stays readable, then EndOfChannel
             if self._recording is not None:

@@ -557,3 +557,17 @@ async def test_the_bodys_own_exception_group_comes_out_unchanged(emulator: Emula
                 mine.start_soon(fail, "a")
                 mine.start_soon(fail, "b")
     assert sorted(str(e) for e in caught.value.exceptions) == ["a", "b"]
+
+
+async def test_a_send_once_aclose_has_begun_fails(emulator: Emulator) -> None:
+    """From the moment ``aclose`` closes ``outgoing``, no message is written, directly or not."""
+    from gemini_live_trio import UsageError
+
+    async with open_live_session(MODEL, **session_kwargs(emulator)) as session:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.aclose)
+            while session._accepting:  # until aclose has closed outgoing (it then flushes)
+                await trio.lowlevel.checkpoint()
+            with pytest.raises(UsageError, match="closed"):
+                await session.send_text("too late")
+    assert emulator.connections[0].received == []
