@@ -18,6 +18,7 @@ import attrs
 import pytest
 import trio
 import trio.lowlevel
+import trio.testing
 import trustme
 from _helpers import MODEL, session_kwargs, start_emulator
 from websockets.frames import Frame, Opcode
@@ -713,3 +714,13 @@ async def test_the_application_gets_turn_complete_before_the_rest_of_the_chunk(
                 if len(texts) == 20:
                     break
         assert texts == [str(i) for i in range(20)]
+
+
+async def test_eager_stream_refuses_a_second_writer_while_one_waits() -> None:
+    async with tcp_pair() as (client, _server):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.send_all, b"x" * (16 * 2**20))  # stalls: nobody reads
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await client.send_all(b"would jump the queue")
+            nursery.cancel_scope.cancel()

@@ -31,13 +31,17 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
     socket cannot be written with ``os.write`` (Windows), it is plain ``SocketStream``.
     """
 
-    __slots__ = ("_inner", "socket")
+    __slots__ = ("_inner", "_waiting", "socket")
 
     def __init__(self, inner: trio.SocketStream) -> None:
         self._inner = inner
         self.socket = inner.socket
+        #: A write is waiting for room: another one now would put its bytes first.
+        self._waiting = False
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        if self._waiting:  # as SocketStream: one writer at a time
+            raise trio.BusyResourceError("another task is writing to this stream")
         socket = self.socket
         # the descriptor is looked up right before the write (no await in between): once the
         # socket is closed its number may belong to another connection
@@ -53,8 +57,12 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
         except OSError as exc:
             raise trio.BrokenResourceError(f"socket write failed: {exc!r}") from exc
         if sent < len(data):  # the kernel's buffer is full: wait as SocketStream does
-            with memoryview(data) as view:
-                await self._inner.send_all(view[sent:])
+            self._waiting = True
+            try:
+                with memoryview(data) as view:
+                    await self._inner.send_all(view[sent:])
+            finally:
+                self._waiting = False
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._inner.wait_send_all_might_not_block()
