@@ -162,3 +162,13 @@ async def test_cancellation_is_checked_and_close_is_final(ca: trustme.CA) -> Non
             await client.receive_some(10)
         with pytest.raises(ValueError):
             await TLSStream(client.transport_stream, trusting(ca), "x").receive_some(0)
+
+
+async def test_one_receiver_at_a_time(ca: trustme.CA) -> None:
+    async with tls_pair(ca) as (client, _server):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.receive_some, 100)  # waits: nothing is sent
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await client.receive_some(100)
+            nursery.cancel_scope.cancel()

@@ -45,6 +45,7 @@ class TLSStream(trio.abc.Stream):
         self._broken: BaseException | None = None
         self._closed = False
         self._eof = False
+        self._receiving = False
 
     def _check(self) -> None:
         if self._closed:
@@ -105,9 +106,18 @@ class TLSStream(trio.abc.Stream):
         """Every byte the records already in hand decrypt to (up to ``max_bytes``), reading
         the socket when there are none. ``b""`` at the end of the stream."""
         self._check()
+        if self._receiving:
+            raise trio.BusyResourceError("another task is receiving from this stream")
         limit = READ_SIZE if max_bytes is None else max_bytes
         if limit < 1:
             raise ValueError("max_bytes must be >= 1")
+        self._receiving = True
+        try:
+            return await self._receive(limit)
+        finally:
+            self._receiving = False
+
+    async def _receive(self, limit: int) -> bytes:
         await trio.lowlevel.checkpoint_if_cancelled()
         chunks: list[bytes] = []
         size = 0
