@@ -41,6 +41,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench", *session.posargs)
     if not session.posargs:
         session.run("python", "-m", "bench.bench_tls")  # what TLS adds per frame
+        session.run("python", "-m", "bench.bench_paced")  # frames at the speed of speech
 
 
 @nox.session

@@ -11,7 +11,8 @@ Protocol (camelCase or snake_case keys, as the real server accepts):
 * ``setup`` -> ``setupComplete``.
 * a text turn (``clientContent`` or ``realtimeInput.text``):
   ``frames:N`` -> N audio frames (40 ms of 24 kHz PCM, frame ``i`` = chunk ``i % 16`` of
-  :func:`bench.common.down_pool`) then ``turnComplete``; ``tool`` -> one ``toolCall``, and
+  :func:`bench.common.down_pool`) then ``turnComplete``; ``paced:N:MS`` -> the same N frames,
+  one every MS ms in real time; ``tool`` -> one ``toolCall``, and
   ``turnComplete`` once the ``toolResponse`` arrives; anything else -> one short text part,
   then ``turnComplete``.
 * ``realtimeInput.audio`` frames are decoded and counted (frames, bytes, CRC-32);
@@ -151,6 +152,16 @@ class Handler:
             pool = AUDIO_FRAMES
             for i in range(n):
                 await ws.send(pool[i % common.POOL])
+            await self.turn_complete()
+        elif text.startswith("paced:"):  # paced:N:MS -> N frames, one every MS ms (real time)
+            _, n_text, ms_text = text.split(":")
+            interval = int(ms_text) / 1000
+            start = asyncio.get_running_loop().time()
+            for i in range(int(n_text)):
+                await asyncio.sleep(
+                    max(0.0, start + i * interval - asyncio.get_running_loop().time())
+                )
+                await ws.send(AUDIO_FRAMES[i % common.POOL])
             await self.turn_complete()
         elif text == common.TOOL_COMMAND:
             self.tool_calls += 1

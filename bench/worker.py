@@ -126,6 +126,8 @@ def main() -> None:
     if client == "ours":
         _block_fast_extra()
     cfg["fd_limit"] = common.raise_fd_limit()
+    if "frames_command" in cfg:  # e.g. paced replies (bench/bench_paced.py)
+        common.FRAMES_COMMAND = cfg["frames_command"]
     run = run_single if cfg["scenario"] == "single" else run_many
     if client in TRIO_CLIENTS:
         import trio

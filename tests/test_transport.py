@@ -724,3 +724,47 @@ async def test_eager_stream_refuses_a_second_writer_while_one_waits() -> None:
             with pytest.raises(trio.BusyResourceError):
                 await client.send_all(b"would jump the queue")
             nursery.cancel_scope.cancel()
+
+
+async def test_eager_stream_reads_after_emptying_the_socket() -> None:
+    """After a read that emptied the socket, the next one waits for data, then reads it."""
+    async with tcp_pair() as (client, server):
+        await server.send_all(b"first")
+        assert await client.receive_some(100) == b"first"  # less than asked: drained
+        async with trio.open_nursery() as nursery:
+
+            async def later() -> None:
+                await trio.sleep(0.05)
+                await server.send_all(b"second")
+
+            nursery.start_soon(later)
+            assert await client.receive_some(100) == b"second"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.receive_some, 100)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError):
+                await client.receive_some(100)
+            nursery.cancel_scope.cancel()
+        await server.aclose()
+        assert await client.receive_some(100) == b""  # EOF
+
+
+async def test_eager_stream_close_wakes_a_waiting_reader() -> None:
+    async with tcp_pair() as (client, server):
+        await server.send_all(b"x")
+        assert await client.receive_some(100) == b"x"
+        failures: list[type[BaseException]] = []
+
+        async def reader() -> None:
+            try:
+                await client.receive_some(100)
+            except trio.ClosedResourceError as exc:
+                failures.append(type(exc))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            await client.aclose()
+        assert failures == [trio.ClosedResourceError]
+        with pytest.raises(trio.ClosedResourceError):
+            await client.receive_some(100)
