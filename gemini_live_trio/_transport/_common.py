@@ -31,13 +31,16 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
     socket cannot be written with ``os.write`` (Windows), it is plain ``SocketStream``.
     """
 
-    __slots__ = ("_inner", "_waiting", "socket")
+    __slots__ = ("_drained", "_inner", "_reading", "_waiting", "socket")
 
     def __init__(self, inner: trio.SocketStream) -> None:
         self._inner = inner
         self.socket = inner.socket
         #: A write is waiting for room: another one now would put its bytes first.
         self._waiting = False
+        #: The last read got less than it asked for: the socket was empty then.
+        self._drained = False
+        self._reading = False
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if self._waiting:  # as SocketStream: one writer at a time
@@ -68,7 +71,39 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
         await self._inner.wait_send_all_might_not_block()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        return await self._inner.receive_some(max_bytes)
+        """As ``SocketStream.receive_some``, but after a read that emptied the socket it waits
+        for data before reading again: a read that would fail costs a system call and trio's
+        bookkeeping, once per frame when audio arrives at the speed of speech."""
+        size = RECEIVE_SIZE_DEFAULT if max_bytes is None else max_bytes
+        if self._reading:
+            raise trio.BusyResourceError("another task is reading from this stream")
+        self._reading = True
+        try:
+            if EAGER_WRITES and self._drained:
+                data = await self._read_when_ready(size)
+            else:
+                data = await self._inner.receive_some(size)
+        finally:
+            self._reading = False
+        self._drained = 0 < len(data) < size
+        return data
+
+    async def _read_when_ready(self, size: int) -> bytes:
+        if self.socket.fileno() < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        try:
+            await trio.lowlevel.wait_readable(self.socket)
+        except OSError as exc:  # as SocketStream: a closed socket is ClosedResourceError
+            raise trio.ClosedResourceError("the socket was closed") from exc
+        fd = self.socket.fileno()  # looked up after the wait: it may have been closed meanwhile
+        if fd < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        try:
+            return os.read(fd, size)
+        except BlockingIOError:  # woken without data after all
+            return await self._inner.receive_some(size)
+        except OSError as exc:
+            raise trio.BrokenResourceError(f"socket read failed: {exc!r}") from exc
 
     async def send_eof(self) -> None:
         await self._inner.send_eof()
@@ -77,8 +112,10 @@ class EagerSocketStream(trio.abc.HalfCloseableStream):
         await self._inner.aclose()
 
 
-#: ``os.write`` works on sockets where file descriptors are sockets (not on Windows).
+#: ``os.write``/``os.read`` work on sockets where file descriptors are sockets (not Windows).
 EAGER_WRITES = sys.platform != "win32"
+#: What a read asks for when the caller does not say (trio's default).
+RECEIVE_SIZE_DEFAULT = 65536
 
 #: What the transports read and write: :class:`EagerSocketStream`, or ``_tls.TLSStream``
 #: over one.
