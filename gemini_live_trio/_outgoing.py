@@ -3,7 +3,8 @@
 ``send_*`` write from the caller's task when nothing is queued ahead (one task switch less per
 audio chunk), so they must know cheaply whether anything is: a memory channel can tell
 (``statistics()``), but that builds an object each time, about 1 µs per chunk. This send
-channel wraps the memory channel and counts messages put in and not yet taken by the writer.
+channel wraps the memory channel and counts messages put in and not yet written: the writer
+decrements the count once it has written one.
 """
 
 import trio
@@ -29,7 +30,7 @@ class OutgoingChannel(trio.abc.SendChannel[ev.ClientMessage]):
 
     @property
     def queued(self) -> int:
-        """Messages put in and not yet taken by the writer."""
+        """Messages put in and not yet written by the writer."""
         return self._count.queued
 
     async def send(self, value: ev.ClientMessage) -> None:
@@ -66,7 +67,7 @@ def open_outgoing(
     size: int,
 ) -> tuple[OutgoingChannel, trio.MemoryReceiveChannel[ev.ClientMessage], _Count]:
     """The send side (``session.outgoing``), the writer's receive side, and the count the
-    writer decrements for every message it takes."""
+    writer decrements for every message it has written."""
     send, receive = trio.open_memory_channel[ev.ClientMessage](size)
     count = _Count()
     return OutgoingChannel(send, count), receive, count

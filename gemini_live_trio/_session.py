@@ -158,7 +158,6 @@ class LiveSession:
         self._cancel_scope = trio.CancelScope()
         self._metrics = MetricsRecorder()
         self._completed_turn_sent = False
-        self._writer_busy = False
         #: ``send_*`` may still write: false from ``aclose`` or the session's end on.
         self._accepting = True
         self._rapid_drops = 0
@@ -219,10 +218,9 @@ class LiveSession:
         if (
             connection is not None
             and self._accepting
-            and not self._writer_busy
+            and self._queued.queued == 0  # nothing waits for the writer or is in its hands
             and not connection.ended.is_set()
             and not self._closing.is_set()
-            and self._writer_idle()
         ):
             try:
                 self._send_lock.acquire_nowait()
@@ -238,11 +236,6 @@ class LiveSession:
             await self.outgoing.send(message)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise self._send_error() from None
-
-    def _writer_idle(self) -> bool:
-        """Nothing is queued for the writer (a message handed to it but not yet taken in hand
-        still counts, so a direct send can never overtake it)."""
-        return self._queued.queued == 0
 
     def _send_error(self) -> BaseException:
         if self._error is not None:
@@ -659,10 +652,12 @@ class LiveSession:
 
     async def _writer(self) -> None:
         async for message in self._outgoing_recv:
-            self._queued.queued -= 1
-            self._writer_busy = True  # no checkpoint since receive: send() sees it in time
-            await self._write(message)
-            self._writer_busy = False
+            try:
+                await self._write(message)
+            finally:
+                # counted from ``outgoing.send`` until written, so a direct send (``send``)
+                # never overtakes a message queued before it
+                self._queued.queued -= 1
         self._flushed.set()
 
     async def _write(self, message: ev.ClientMessage) -> None:

@@ -463,7 +463,7 @@ def encode_client_frame(message: ev.ClientMessage) -> str:
     walking a dict per chunk."""
     blob = _audio_only(message)
     if blob is None:
-        return dumps(encode_client_message(message))
+        return dumps({_KEY_OF[type(message)]: _unstructure(message)})
     mime = _MIME_LITERALS.get(blob.mime_type)
     if mime is None:
         mime = dumps(blob.mime_type)

@@ -1,4 +1,4 @@
-"""``session.outgoing`` counts what the writer has not taken: the direct-send rule relies on it."""
+"""``session.outgoing`` counts what the writer has not written (the direct-send rule)."""
 
 import pytest
 import trio
