@@ -44,9 +44,10 @@ __all__ = [
 
 #: The client backends ``open_websocket`` (and ``SessionOptions.transport``) accept.
 TRANSPORTS = ("trio-websocket", "websockets")
-#: The default: measured in the same bench run (README "Performance"), the websockets backend
-#: costs 40 µs of client CPU per 40 ms downstream audio frame and 36 µs per upstream frame,
-#: against 48-50 and 56-59 µs with trio-websocket. trio-websocket stays supported and tested.
+#: The default: in the README's bench run a raw client on trio-websocket alone costs 29.5 µs
+#: of CPU per 40 ms downstream audio frame and 36.2 per upstream chunk, more than this library
+#: end to end on the websockets backend (25.4 and 12.3). trio-websocket stays supported and
+#: tested.
 DEFAULT_TRANSPORT = "websockets"
 
 _OPENERS = {
