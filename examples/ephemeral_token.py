@@ -14,8 +14,6 @@ token, its WebSocket side enforces it), offline on 127.0.0.1.
 """
 
 import functools
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -28,13 +26,12 @@ from gemini_live_trio import (
     LiveConfig,
     LiveConstraints,
     PolicyViolation,
-    ServerContent,
     create_ephemeral_token,
     open_live_session,
 )
 from gemini_live_trio.testing import serve_emulator, serve_emulator_rest
 
-from ._common import MODEL, show
+from ._common import MODEL, announce, gemini_key, print_reply
 
 LOCKED = LiveConfig(
     response_modalities=["AUDIO"],
@@ -46,16 +43,11 @@ LOCKED = LiveConfig(
 @asynccontextmanager
 async def services() -> AsyncIterator[dict[str, str | None]]:
     """The real API's URLs (``None``: the defaults) with a key, else the emulator's."""
-    key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+    key = gemini_key()
+    announce(key is not None)
     if key:
-        print("[using the Gemini API: GEMINI_API_KEY is set]", file=sys.stderr)
         yield {"api_key": key, "rest_url": None, "live_url": None}
         return
-    print(
-        "[no GEMINI_API_KEY: running against the bundled emulator on 127.0.0.1 (offline); "
-        "set GEMINI_API_KEY to talk to Gemini]",
-        file=sys.stderr,
-    )
     async with trio.open_nursery() as nursery:
         emulator = await nursery.start(serve_emulator)
         rest = await nursery.start(functools.partial(serve_emulator_rest, emulator))
@@ -96,13 +88,7 @@ async def client_talks(token_name: str, live_url: str | None) -> None:
     ) as session:
         print(f"client> connected with {auth!r}, session {session.session_id}")
         await session.send_text("Do you repair tubeless tyres?")
-        print("gemini> ", end="", flush=True)
-        async for event in session.events:
-            if isinstance(event, ServerContent):
-                show(event)
-                if event.turn_complete:
-                    print()
-                    break
+        await print_reply(session)
     try:
         async with open_live_session(MODEL, auth=auth, api_version="v1alpha", base_url=live_url):
             print("client> unexpectedly opened a second session")

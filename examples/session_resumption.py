@@ -19,13 +19,12 @@ from gemini_live_trio import (
     AudioTranscriptionConfig,
     LiveConfig,
     LiveSession,
-    ServerContent,
     SessionResumptionConfig,
     SessionResumptionUpdate,
     open_live_session,
 )
 
-from ._common import MODEL, connection
+from ._common import MODEL, connection, reply_text
 
 CONFIG = LiveConfig(
     response_modalities=["AUDIO"],
@@ -40,13 +39,7 @@ async def ask(session: LiveSession, text: str) -> None:
     """Send one line and print the answer's transcription."""
     print(f"you> {text}")
     await session.send_text(text)
-    answer = ""
-    async for event in session.events:
-        if isinstance(event, ServerContent):
-            answer += event.output_transcription_text or event.text or ""
-            if event.turn_complete:
-                break
-    print(f"gemini> {answer.strip()}")
+    print(f"gemini> {await reply_text(session)}")
 
 
 async def wait_for_handle(session: LiveSession) -> str | None:

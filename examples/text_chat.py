@@ -16,11 +16,10 @@ from gemini_live_trio import (
     AudioTranscriptionConfig,
     LiveConfig,
     LiveSession,
-    ServerContent,
     open_live_session,
 )
 
-from ._common import MODEL, connection, show
+from ._common import MODEL, connection, print_reply
 
 DEMO = ["Hello! My name is Alice.", "What is trio, in one sentence?", "What's my name?"]
 
@@ -55,13 +54,7 @@ async def chat(session: LiveSession, lines: trio.MemoryReceiveChannel[str]) -> N
         if not sys.stdin.isatty():
             print(f"you> {line}")
         await session.send_text(line)
-        print("gemini> ", end="", flush=True)
-        async for event in session.events:
-            if isinstance(event, ServerContent):
-                show(event)
-                if event.turn_complete:
-                    print()
-                    break
+        await print_reply(session)
 
 
 async def main() -> None:

@@ -18,12 +18,11 @@ import trio
 from gemini_live_trio import (
     AudioTranscriptionConfig,
     LiveConfig,
-    ServerContent,
     audio,
     open_live_session,
 )
 
-from ._common import MODEL, connection
+from ._common import MODEL, connection, reply_text
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 60), "blue": (30, 60, 220)}
 QUESTION = "I just showed you three video frames. What colour was each one, in order?"
@@ -48,13 +47,7 @@ async def main() -> None:
                 print(f"[sent a 64x48 {next(names)} frame: {len(jpeg)} bytes of JPEG]")
         print(f"you> {QUESTION}")
         await session.send_text(QUESTION)
-        answer = ""
-        async for event in session.events:
-            if isinstance(event, ServerContent):
-                answer += event.output_transcription_text or event.text or ""
-                if event.turn_complete:
-                    break
-        print(f"gemini> {answer.strip()}")
+        print(f"gemini> {await reply_text(session)}")
 
 
 # --------------------------------------------------------------------------- a tiny JPEG encoder
