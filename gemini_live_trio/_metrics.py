@@ -12,15 +12,6 @@ import attrs
 
 from . import _events as ev
 
-_USAGE_FIELDS = (
-    "prompt_token_count",
-    "cached_content_token_count",
-    "response_token_count",
-    "tool_use_prompt_token_count",
-    "thoughts_token_count",
-    "total_token_count",
-)
-
 
 @attrs.define
 class Usage:
@@ -34,10 +25,13 @@ class Usage:
     total_token_count: int = 0
 
     def add(self, usage: ev.UsageMetadata) -> None:
-        for name in _USAGE_FIELDS:
+        for name in _USAGE_FIELDS:  # every field of this class
             value = getattr(usage, name)
             if value:
                 setattr(self, name, getattr(self, name) + value)
+
+
+_USAGE_FIELDS = tuple(a.name for a in attrs.fields(Usage))
 
 
 @attrs.define
